@@ -1,0 +1,92 @@
+"""One configuration object for the command line and the library.
+
+Defaults are seed 000's recipe (d2lzh, MXNet): VGG-11 with channels / 4,
+96-pixel inputs, SGD at lr 0.05, batch 128, 5 epochs, Xavier init.
+"""
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .arch import ArchError, check_ratio, min_input_size, parse_arch
+
+
+class ConfigError(ValueError):
+    """A setting out of range; ``flag`` names the command-line option."""
+
+    def __init__(self, flag, message):
+        super().__init__(f"{flag}: {message}")
+        self.flag = flag
+
+
+@dataclass
+class Config:
+    arch: str = 'vgg11'             # name in ARCHS or 'CONVSxCHANNELS,...'
+    ratio: int = 4                  # divide conv channels (book's small_conv_arch)
+    scale_dense: bool = False       # also divide the 4096-unit dense layers (seed 002)
+    resize: int = 96                # input side in pixels; the book's full size is 224
+    epochs: int = 5
+    lr: float = 0.05
+    batch_size: int = 128
+    optimizer: str = 'sgd'          # 'sgd' or 'adam'
+    seed: int = 0                   # same seed, same machine -> same numbers
+    gpus: str = 'auto'              # 'auto' (gpu(0) if any), 'cpu', or '0,1,...'
+    data_dir: Optional[str] = None  # None: $VGG_GLUON_DATA, ~/.mxnet/..., /usr/share/...
+    out: Optional[str] = None       # run directory; None: runs/<time stamp>
+    train_samples: Optional[int] = None  # first n training images only
+    test_samples: Optional[int] = None   # first n test images only
+    quiet: bool = False             # no progress bar or start-up lines
+    hybridize: bool = True          # compile the graph (static_alloc, static_shape)
+    extra: dict = field(default_factory=dict)  # room for later options
+
+    def conv_arch(self):
+        return parse_arch(self.arch)
+
+    def validate(self):
+        """Raise ConfigError naming the flag for the first setting out of range."""
+        try:
+            conv_arch = self.conv_arch()
+        except ArchError as err:
+            raise ConfigError('--arch', str(err)) from None
+        try:
+            check_ratio(conv_arch, self.ratio)
+        except ArchError as err:
+            raise ConfigError('--ratio', str(err)) from None
+        smallest = min_input_size(conv_arch)
+        if not _is_int(self.resize) or self.resize < smallest:
+            raise ConfigError('--resize', f"must be an integer of at least {smallest} "
+                              f"({len(conv_arch)} poolings halve it), got {self.resize!r}")
+        for flag, value in (('--epochs', self.epochs), ('--batch-size', self.batch_size)):
+            if not _is_int(value) or value < 1:
+                raise ConfigError(flag, f"must be a positive integer, got {value!r}")
+        if not self.lr > 0 or self.lr == float('inf'):
+            raise ConfigError('--lr', f"must be a positive number, got {self.lr!r}")
+        if self.optimizer not in ('sgd', 'adam'):
+            raise ConfigError('--optimizer', f"must be sgd or adam, got {self.optimizer!r}")
+        for flag, value in (('--train-samples', self.train_samples),
+                            ('--test-samples', self.test_samples)):
+            if value is not None and (not _is_int(value) or value < 1):
+                raise ConfigError(flag, f"must be a positive integer, got {value!r}")
+        parse_gpus(self.gpus)
+        return self
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def parse_gpus(text):
+    """'auto' -> None, 'cpu' -> [], '0,1' -> [0, 1]; ConfigError otherwise."""
+    if text == 'auto':
+        return None
+    if text == 'cpu':
+        return []
+    try:
+        ids = [int(part) for part in text.split(',')]
+    except ValueError:
+        ids = [-1]
+    if any(i < 0 for i in ids) or len(set(ids)) != len(ids):
+        raise ConfigError('--gpus', f"must be auto, cpu or distinct GPU ids like 0,1; got {text!r}")
+    return ids

@@ -1,0 +1,101 @@
+"""The book's training loop, ``train_ch5``, with metrics kept on the device.
+
+d2lzh calls ``asscalar()`` twice a batch, which stalls MXNet's asynchronous
+engine each step. Here loss and correct counts are summed into device arrays
+and read back every ``check_every`` batches: often enough to catch a NaN loss
+early and bound how far Python runs ahead of the engine, rarely enough to
+cost nothing.
+"""
+import math
+import time
+
+import mxnet as mx
+from mxnet import autograd, gluon
+
+EPOCH_FORMAT = 'epoch %d, loss %.4f, train acc %.3f, test acc %.3f, time %.1f sec'
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+def as_ctx_list(ctx):
+    """One context or several -> a list of contexts."""
+    return list(ctx) if isinstance(ctx, (list, tuple)) else [ctx]
+
+
+def _split(X, y, ctxs):
+    """Move a batch to the device(s): split along the batch axis across several."""
+    if len(ctxs) == 1:
+        return [X.as_in_context(ctxs[0])], [y.as_in_context(ctxs[0])]
+    return (gluon.utils.split_and_load(X, ctxs, even_split=False),
+            gluon.utils.split_and_load(y, ctxs, even_split=False))
+
+
+def evaluate_accuracy(data_iter, net, ctx):
+    """Fraction of correct predictions of ``net`` over ``data_iter``."""
+    ctxs = as_ctx_list(ctx)
+    correct = [mx.nd.zeros((1,), ctx=c) for c in ctxs]
+    n = 0
+    for X, y in data_iter:
+        Xs, ys = _split(X, y, ctxs)
+        for i, (X_part, y_part) in enumerate(zip(Xs, ys)):
+            y_hat = net(X_part)
+            correct[i] += (y_hat.argmax(axis=1) == y_part.astype('float32')).sum()
+        n += y.shape[0]
+    return sum(c.asscalar() for c in correct) / n
+
+
+def train_ch5(net, train_iter, test_iter, batch_size, trainer, ctx, num_epochs,
+              start_epoch=0, on_epoch_end=None, progress=None, check_every=50):
+    """Train and print d2lzh's lines; return one dict per epoch.
+
+    Same signature and output as ``d2lzh.train_ch5``. Extras, all optional:
+    ctx may be a list of devices (data parallel); ``start_epoch`` resumes the
+    count; ``on_epoch_end(record)`` runs after each epoch (checkpoints);
+    ``progress(iterable, desc)`` wraps the batches (a progress bar).
+    Raises TrainingDiverged when the loss becomes NaN or infinite.
+    """
+    ctxs = as_ctx_list(ctx)
+    print('training on', ctx)
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    history = []
+    for epoch in range(start_epoch, num_epochs):
+        start = time.time()
+        train_l_sum = [mx.nd.zeros((1,), ctx=c) for c in ctxs]
+        train_acc_sum = [mx.nd.zeros((1,), ctx=c) for c in ctxs]
+        n = 0
+        batches = progress(train_iter, f'epoch {epoch + 1}') if progress else train_iter
+        for i, (X, y) in enumerate(batches):
+            Xs, ys = _split(X, y, ctxs)
+            with autograd.record():
+                y_hats = [net(X_part) for X_part in Xs]
+                ls = [loss(y_hat, y_part).sum() for y_hat, y_part in zip(y_hats, ys)]
+            for l in ls:
+                l.backward()
+            trainer.step(batch_size)
+            for j, (l, y_hat, y_part) in enumerate(zip(ls, y_hats, ys)):
+                train_l_sum[j] += l
+                train_acc_sum[j] += (y_hat.argmax(axis=1) == y_part.astype('float32')).sum()
+            n += y.shape[0]
+            if (i + 1) % check_every == 0:
+                _check_finite(sum(s.asscalar() for s in train_l_sum), epoch, trainer)
+        train_l = sum(s.asscalar() for s in train_l_sum)
+        _check_finite(train_l, epoch, trainer)
+        test_acc = evaluate_accuracy(test_iter, net, ctx)
+        record = {'epoch': epoch + 1, 'loss': train_l / n,
+                  'train_acc': sum(s.asscalar() for s in train_acc_sum) / n,
+                  'test_acc': test_acc, 'time': time.time() - start}
+        print(EPOCH_FORMAT % (record['epoch'], record['loss'], record['train_acc'],
+                              record['test_acc'], record['time']))
+        history.append(record)
+        if on_epoch_end is not None:
+            on_epoch_end(record)
+    return history
+
+
+def _check_finite(loss_sum, epoch, trainer):
+    if not math.isfinite(loss_sum):
+        raise TrainingDiverged(
+            f"the training loss became {loss_sum} in epoch {epoch + 1}; "
+            f"lower the learning rate (--lr, now {trainer.learning_rate:g})")
