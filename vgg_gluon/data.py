@@ -158,13 +158,19 @@ class BatchIter:
 
     X: (batch, 1, h, w) float32 in [0, 1], like ``ToTensor``; y: (batch,) int32.
     The last batch keeps the remainder (d2lzh's ``last_batch='keep'``).
-    Shuffling uses its own seeded generator, so runs repeat exactly.
+    Epoch k's order depends only on (seed, k), so a resumed run sees the same
+    batches as an uninterrupted one: ``set_epoch(k)`` before iterating.
     """
 
     def __init__(self, images, labels, batch_size, shuffle=False, seed=None):
         self.images, self.labels = images, labels.astype(np.int32)
         self.batch_size, self.shuffle = batch_size, shuffle
-        self.rng = np.random.RandomState(seed)
+        self.seed = 0 if seed is None else seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch):
+        """Make the next pass use epoch ``epoch``'s order (0-based)."""
+        self.epoch = epoch
 
     def __len__(self):
         return -(-len(self.images) // self.batch_size)
@@ -174,7 +180,10 @@ class BatchIter:
         return len(self.images)
 
     def __iter__(self):
-        order = self.rng.permutation(len(self.images)) if self.shuffle else None
+        order = None
+        if self.shuffle:
+            order = np.random.RandomState([self.seed, self.epoch]).permutation(len(self.images))
+        self.epoch += 1
         for start in range(0, len(self.images), self.batch_size):
             if order is None:
                 idx = slice(start, start + self.batch_size)

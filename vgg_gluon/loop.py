@@ -47,12 +47,14 @@ def evaluate_accuracy(data_iter, net, ctx):
 
 
 def train_ch5(net, train_iter, test_iter, batch_size, trainer, ctx, num_epochs,
-              start_epoch=0, on_epoch_end=None, progress=None, check_every=50):
+              start_epoch=0, on_epoch_start=None, on_epoch_end=None, progress=None,
+              check_every=50):
     """Train and print d2lzh's lines; return one dict per epoch.
 
     Same signature and output as ``d2lzh.train_ch5``. Extras, all optional:
     ctx may be a list of devices (data parallel); ``start_epoch`` resumes the
-    count; ``on_epoch_end(record)`` runs after each epoch (checkpoints);
+    count; ``on_epoch_start(epoch)`` (0-based) runs before each epoch (seeding);
+    ``on_epoch_end(record)`` runs after each epoch (checkpoints);
     ``progress(iterable, desc)`` wraps the batches (a progress bar).
     Raises TrainingDiverged when the loss becomes NaN or infinite.
     """
@@ -61,6 +63,8 @@ def train_ch5(net, train_iter, test_iter, batch_size, trainer, ctx, num_epochs,
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
     history = []
     for epoch in range(start_epoch, num_epochs):
+        if on_epoch_start is not None:
+            on_epoch_start(epoch)
         start = time.time()
         train_l_sum = [mx.nd.zeros((1,), ctx=c) for c in ctxs]
         train_acc_sum = [mx.nd.zeros((1,), ctx=c) for c in ctxs]

@@ -128,8 +128,8 @@ def run(config):
     import mxnet as mx
     from mxnet import gluon, init
     from .data import load_data_fashion_mnist
+    from .checkpoint import build_net
     from .loop import train_ch5
-    from .model import vgg
 
     out = check_run_dir(config.out)
     ctx = select_ctx(config.gpus)
@@ -138,7 +138,7 @@ def run(config):
     train_iter, test_iter = load_data_fashion_mnist(
         config.batch_size, resize=config.resize, root=config.data_dir,
         train_samples=config.train_samples, test_samples=config.test_samples, seed=config.seed)
-    net = vgg(config.conv_arch(), ratio=config.ratio, scale_dense=config.scale_dense)
+    net = build_net(config)
     net.initialize(init.Xavier(), ctx=ctx)
     if config.hybridize:
         net.hybridize(static_alloc=True, static_shape=True)
@@ -161,7 +161,8 @@ def run(config):
 
     with metrics:
         history = train_ch5(net, train_iter, test_iter, config.batch_size, trainer, ctx,
-                            config.epochs, on_epoch_end=on_epoch_end,
+                            config.epochs, on_epoch_start=train_iter.set_epoch,
+                            on_epoch_end=on_epoch_end,
                             progress=_progress_bar(config.quiet))
     net.save_parameters(os.path.join(out, 'model.params'))
     return history, out
