@@ -243,7 +243,9 @@ def main(argv=None):
 
 
 def _saved(epochs_done):
-    return f"epochs 1-{epochs_done} are saved" if epochs_done else "no epoch has finished yet"
+    if not epochs_done:
+        return "no epoch has finished yet"
+    return "epoch 1 is saved" if epochs_done == 1 else f"epochs 1-{epochs_done} are saved"
 
 
 if __name__ == '__main__':
