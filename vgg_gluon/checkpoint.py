@@ -346,8 +346,9 @@ def load_params(net, path, config, ctx):
         c = ctx[0] if isinstance(ctx, (list, tuple)) else ctx
         net(mx.nd.zeros((1, 1, config.resize, config.resize), ctx=c)).wait_to_read()
     except (mx.base.MXNetError, AssertionError, ValueError, KeyError, OSError) as err:
-        raise CheckpointError(f"{path} does not fit the run's config ({what}): "
-                              f"{_one_line(err)}") from None
+        raise CheckpointError(f"{path}: cannot load it as the run's {what} network "
+                              f"({_one_line(err)}); it is corrupt or from another "
+                              f"architecture") from None
 
 
 def load_model(run_dir, ctx=None, arch=None, ratio=None):
@@ -379,6 +380,10 @@ def restore(run_dir, manifest, net, trainer, config, ctx):
 
 
 def _one_line(err):
-    """The first line of an error message (MXNet appends stack traces)."""
-    text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__
+    """One line of an error message: MXNet's own 'MXNetError: ...' line if there
+    is one (its messages start with a C++ traceback), else the first."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith('MXNetError:'):
+            return line[len('MXNetError:'):].strip()
+    return lines[0] if lines else type(err).__name__
