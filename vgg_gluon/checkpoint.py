@@ -376,7 +376,24 @@ def restore(run_dir, manifest, net, trainer, config, ctx):
     except Exception as err:  # a pickle of anything may fail in any way
         raise CheckpointError(f"{states}: cannot load the optimizer states "
                               f"({_one_line(err)})") from None
+    _check_states(trainer, states)
     set_rng_state(manifest['rng'])
+
+
+def _check_states(trainer, path):
+    """Every optimizer state must have its parameter's shape (states are kept by index)."""
+    updaters = ([trainer._kvstore._updater] if trainer._update_on_kvstore
+                else trainer._updaters)
+    for updater in updaters:
+        for index, state in updater.states.items():
+            arrays = state if isinstance(state, (list, tuple)) else [state]
+            param = trainer._params[index] if index < len(trainer._params) else None
+            for array in arrays:
+                if array is not None and (param is None or array.shape != param.shape):
+                    raise CheckpointError(
+                        f"{path}: optimizer state {index} has shape {array.shape}, the "
+                        f"parameter {'is missing' if param is None else param.shape}; the "
+                        f"states belong to another network or parameter order")
 
 
 def _one_line(err):

@@ -156,7 +156,12 @@ def run(config, resume=None):
     net.initialize(init.Xavier(), ctx=ctx)
     if config.hybridize:
         net.hybridize(static_alloc=True, static_shape=True)
-    trainer = gluon.Trainer(net.collect_params(), config.optimizer, {'learning_rate': config.lr})
+    # A list, not the dict: Trainer sorts a dict by parameter name, and names
+    # carry process-wide counters (dense10 < dense9), so the optimizer states'
+    # order would depend on what the process built before. The network's own
+    # order is the same in every process, which a resumed checkpoint needs.
+    trainer = gluon.Trainer(list(net.collect_params().values()), config.optimizer,
+                            {'learning_rate': config.lr})
     history, resumes = [], []
     if resume and resume.manifest:
         restore(out, resume.manifest, net, trainer, config, ctx)
