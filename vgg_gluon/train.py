@@ -1,9 +1,11 @@
 """``python -m vgg_gluon.train``: train VGG on Fashion-MNIST with the book's loop.
 
     python -m vgg_gluon.train --ratio 4 --resize 96        # seed 000's recipe
+    python -m vgg_gluon.train --resume runs/20261123-0930  # go on after a stop
 
 Flow: parse flags -> Config -> validate -> data -> model -> train_ch5 ->
-config.json, metrics.jsonl and model.params in the run directory. Bad input exits with
+config.json, metrics.jsonl, model.params and a checkpoint after every epoch in the
+run directory (checkpoint.py; --resume continues from it). Bad input exits with
 status 2 and one line on stderr; nothing is written before the input has
 been checked, and an existing run directory is never overwritten.
 """
@@ -75,13 +77,17 @@ def build_parser():
     p.add_argument('--quiet', action='store_true', help='no progress bar or start-up lines')
     p.add_argument('--no-hybridize', dest='hybridize', action='store_false',
                    help='run imperatively (slower; for debugging)')
+    p.add_argument('--resume', metavar='RUN_DIR', default=None,
+                   help='continue RUN_DIR from its last complete epoch with its own settings; '
+                        'only --epochs, --lr, --data-dir, --gpus, --quiet may change')
     return p
 
 
 def parse_config(argv=None):
     """Flags -> validated Config (ConfigError on a value out of range)."""
-    args = build_parser().parse_args(argv)
-    return Config(**vars(args)).validate()
+    args = vars(build_parser().parse_args(argv))
+    args.pop('resume', None)  # resume.prepare handles --resume
+    return Config(**args).validate()
 
 
 def select_ctx(gpus):
@@ -123,15 +129,23 @@ def _progress_bar(quiet):
                                       leave=False, file=sys.stderr, unit='batch')
 
 
-def run(config):
-    """Train as ``config`` says; returns (history, run directory)."""
+def run(config, resume=None):
+    """Train as ``config`` says; returns (history, run directory).
+
+    resume: a ``resume.Resume`` (from ``resume.prepare``) to go on from its
+    last checkpoint. A checkpoint is written after every epoch; nothing is
+    written before the inputs (and a resumed checkpoint) have been checked.
+    Interrupted and TrainingDiverged leave with ``run_dir`` and
+    ``epochs_done`` set on them (for the hint).
+    """
     import mxnet as mx
     from mxnet import gluon, init
     from .data import load_data_fashion_mnist
-    from .checkpoint import build_net
-    from .loop import train_ch5
+    from .checkpoint import CheckpointWriter, atomic_write_text, build_net, restore, seed_epoch
+    from .interrupt import Interrupted, deferred
+    from .loop import TrainingDiverged, train_ch5
 
-    out = check_run_dir(config.out)
+    out = resume.run_dir if resume else check_run_dir(config.out)
     ctx = select_ctx(config.gpus)
     say = (lambda *a: None) if config.quiet else print
     seed_everything(config.seed)
@@ -142,48 +156,101 @@ def run(config):
     net.initialize(init.Xavier(), ctx=ctx)
     if config.hybridize:
         net.hybridize(static_alloc=True, static_shape=True)
-    trainer = gluon.Trainer(net.collect_params(), config.optimizer, {'learning_rate': config.lr})
-
-    os.makedirs(out, exist_ok=True)
-    config.out = out
-    with open(os.path.join(out, 'config.json'), 'w') as f:
-        json.dump(config.to_dict(), f, indent=2)
+    # A list, not the dict: Trainer sorts a dict by parameter name, and names
+    # carry process-wide counters (dense10 < dense9), so the optimizer states'
+    # order would depend on what the process built before. The network's own
+    # order is the same in every process, which a resumed checkpoint needs.
+    trainer = gluon.Trainer(list(net.collect_params().values()), config.optimizer,
+                            {'learning_rate': config.lr})
+    history, resumes = [], []
+    if resume and resume.manifest:
+        restore(out, resume.manifest, net, trainer, config, ctx)
+        trainer.set_learning_rate(config.lr)  # the saved optimizer brings its own
+        history, resumes = resume.manifest['metrics'], resume.manifest['resumes']
+    if resume:
+        resumes = resumes + [{'at_epoch': resume.epochs_done, 'changes': resume.changes}]
+    else:
+        os.makedirs(out, exist_ok=True)
+        config.out = out
+        atomic_write_text(os.path.join(out, 'config.json'), json.dumps(config.to_dict(), indent=2))
+    writer = CheckpointWriter(out, config, history, resumes)
     say(f"{config.arch}/{config.ratio}, resize {config.resize}: {config.epochs} epochs, "
         f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size}, seed {config.seed}; "
         f"{train_iter.num_samples} train / {test_iter.num_samples} test images; "
         f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}; run directory {out}")
+    if resume:
+        say(f"resuming after epoch {writer.epoch}" +
+            ''.join(f"; {k} {a!r} -> {b!r}" for k, (a, b) in resume.changes.items()))
 
-    metrics = open(os.path.join(out, 'metrics.jsonl'), 'a')
+    def on_epoch_start(epoch):
+        # Epoch k's shuffle order and dropout masks depend on (seed, k) only,
+        # so a resumed epoch is the epoch the uninterrupted run would have had.
+        train_iter.set_epoch(epoch)
+        seed_epoch(config.seed, epoch)
 
     def on_epoch_end(record):
-        metrics.write(json.dumps(record) + '\n')
-        metrics.flush()
+        with deferred():  # Ctrl-C waits until the checkpoint is whole
+            writer.save(net, trainer, record)
 
-    with metrics:
-        history = train_ch5(net, train_iter, test_iter, config.batch_size, trainer, ctx,
-                            config.epochs, on_epoch_start=train_iter.set_epoch,
-                            on_epoch_end=on_epoch_end,
-                            progress=_progress_bar(config.quiet))
-    net.save_parameters(os.path.join(out, 'model.params'))
-    return history, out
+    try:
+        train_ch5(net, train_iter, test_iter, config.batch_size, trainer, ctx,
+                  config.epochs, start_epoch=writer.epoch, on_epoch_start=on_epoch_start,
+                  on_epoch_end=on_epoch_end, progress=_progress_bar(config.quiet))
+    except (Interrupted, TrainingDiverged) as err:
+        err.run_dir, err.epochs_done = out, writer.epoch
+        raise
+    return writer.history, out
 
 
 def main(argv=None):
-    """Entry point; returns the exit status (2: bad input, 1: diverged)."""
+    """Entry point; returns the exit status (2: bad input, 1: diverged,
+    130/143: stopped by Ctrl-C/SIGTERM, resumable)."""
+    from .checkpoint import CheckpointError
+    from .interrupt import Interrupted, stop_on_signals
     from .loop import TrainingDiverged
     try:
-        config = parse_config(argv)
-        run(config)
+        with stop_on_signals():
+            if build_parser().parse_args(argv).resume is None:
+                config, resume = parse_config(argv), None
+            else:
+                from .resume import prepare
+                config, resume = prepare(argv)
+                if resume.epochs_done >= config.epochs:
+                    print(f"{resume.run_dir} has finished all {config.epochs} epochs; "
+                          f"give --epochs N (more) to train further")
+                    return 0
+            run(config, resume)
     except ConfigError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
+    except CheckpointError as err:
+        print(f"{PROG}: error: {err.flag}: {err}", file=sys.stderr)
+        return 2
+    except Interrupted as err:
+        where = getattr(err, 'run_dir', None)
+        if where is None:
+            print(f"\n{PROG}: {err} before training began; nothing to resume", file=sys.stderr)
+        else:
+            print(f"\n{PROG}: {err}; {_saved(err.epochs_done)} in {where}; continue with: "
+                  f"{PROG} --resume {where}", file=sys.stderr)
+        return err.exit_status
     except DataError as err:
         print(f"{PROG}: error: {err.flag}: {err}", file=sys.stderr)
         return 2
     except TrainingDiverged as err:
-        print(f"{PROG}: stopped: {err}", file=sys.stderr)
+        hint = ''
+        if getattr(err, 'epochs_done', 0):
+            hint = (f"; {_saved(err.epochs_done)} in {err.run_dir}, untouched; go on from there "
+                    f"with a lower rate: {PROG} --resume {err.run_dir} --lr LR")
+        print(f"{PROG}: stopped: {err}{hint}", file=sys.stderr)
         return 1
     return 0
+
+
+def _saved(epochs_done):
+    if not epochs_done:
+        return "no epoch has finished yet"
+    return "epoch 1 is saved" if epochs_done == 1 else f"epochs 1-{epochs_done} are saved"
 
 
 if __name__ == '__main__':

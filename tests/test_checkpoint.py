@@ -1,0 +1,284 @@
+"""Checkpoints and exact resume: kill -9, SIGTERM, Ctrl-C, NaN, and refused run directories.
+
+One small real run (VGG of two blocks on 1000 Fashion-MNIST images, 32 px,
+three epochs of Adam) is the reference; interrupted runs must end exactly
+where it ended, bit for bit, on the same machine.
+"""
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import mxnet as mx
+
+from vgg_gluon import checkpoint, train
+from vgg_gluon.config import Config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ARGS = ['--arch', '1x32,1x64', '--ratio', '8', '--scale-dense', '--resize', '32',
+        '--optimizer', 'adam', '--lr', '0.002', '--batch-size', '64',
+        '--train-samples', '1000', '--test-samples', '300', '--epochs', '3', '--quiet']
+
+
+def _metrics(run_dir):
+    """The per-epoch records without their wall-clock times."""
+    with open(os.path.join(run_dir, 'metrics.jsonl')) as f:
+        return [{k: v for k, v in json.loads(line).items() if k != 'time'} for line in f]
+
+
+def _params(run_dir):
+    return mx.nd.load(os.path.join(run_dir, 'model.params'))
+
+
+def _assert_same_params(a, b):
+    pa, pb = _params(a), _params(b)
+    assert sorted(pa) == sorted(pb)
+    for name in pa:
+        assert np.array_equal(pa[name].asnumpy(), pb[name].asnumpy()), name
+
+
+def _dir_hash(path):
+    """{relative path: sha256} of every file under ``path``."""
+    digests = {}
+    for root, _, files in os.walk(path):
+        for name in files:
+            full = os.path.join(root, name)
+            with open(full, 'rb') as f:
+                digests[os.path.relpath(full, path)] = hashlib.sha256(f.read()).hexdigest()
+    return digests
+
+
+def _start(out, *extra):
+    """``python -m vgg_gluon.train`` in a child process."""
+    return subprocess.Popen([sys.executable, '-m', 'vgg_gluon.train', *ARGS, '--out', out, *extra],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_checkpoint(proc, run_dir, timeout=120):
+    """Block until the first checkpoint's manifest exists (the run is then in epoch 2)."""
+    manifest = os.path.join(run_dir, checkpoint.MANIFEST)
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(manifest):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, 'no checkpoint appeared'
+        time.sleep(0.02)
+
+
+def _straddle_dense_counter():
+    """Make the next network's Dense layers dense8/9/10 (or 98/99/100, ...).
+
+    Gluon numbers layers with process-wide counters and Trainer sorts a dict
+    of parameters by name, so in such a network the optimizer states' order
+    differs from a fresh process's: a resume must not depend on it.
+    """
+    from mxnet.gluon import nn
+    following = int(nn.Dense(1).name[len('dense'):]) + 1
+    target = next(t for t in (8, 98, 998, 9998) if t >= following)
+    for _ in range(target - following):
+        nn.Dense(1)
+
+
+@pytest.fixture(scope='module')
+def reference(tmp_path_factory, fmnist_dir):
+    """An uninterrupted three-epoch run, in this process."""
+    out = str(tmp_path_factory.mktemp('ckpt') / 'reference')
+    assert train.main(ARGS + ['--out', out]) == 0
+    return out
+
+
+def test_reference_learns_and_checkpoints(reference):
+    records = _metrics(reference)
+    assert [r['epoch'] for r in records] == [1, 2, 3]
+    assert records[-1]['loss'] < records[0]['loss']
+    assert records[-1]['test_acc'] > 0.6          # 10 classes: chance is 0.1
+    manifest = checkpoint.read_checkpoint(reference)
+    assert manifest['epoch'] == 3 and manifest['format_version'] == checkpoint.FORMAT_VERSION
+    assert sorted(os.listdir(os.path.join(reference, 'checkpoints'))) == [
+        'epoch-0003.params', 'epoch-0003.states']          # older epochs are pruned
+    # model.params + config.json still serve readers that know no checkpoints
+    net, config = checkpoint.load_model(reference)
+    assert config.arch == '1x32,1x64' and config.epochs == 3
+    saved = _params(reference)
+    for name, param in net._collect_params_with_prefix().items():
+        assert np.array_equal(param.data().asnumpy(), saved[name].asnumpy())
+
+
+def test_kill_9_mid_epoch_then_resume_ends_like_the_uninterrupted_run(reference, tmp_path):
+    out = str(tmp_path / 'killed')
+    proc = _start(out)
+    _wait_for_checkpoint(proc, out)
+    time.sleep(0.3)                     # into epoch 2
+    proc.kill()                         # SIGKILL: no handler runs, no cleanup
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    assert checkpoint.read_checkpoint(out)['epoch'] < 3
+    _straddle_dense_counter()
+    assert train.main(['--resume', out]) == 0
+    assert _metrics(out) == _metrics(reference)
+    _assert_same_params(out, reference)
+    assert checkpoint.read_checkpoint(out)['resumes'][0]['changes'] == {}
+
+
+def test_sigterm_and_ctrl_c_stop_cleanly_with_a_resume_hint(reference, tmp_path, capsys):
+    runs = {signal.SIGTERM: str(tmp_path / 'term'), signal.SIGINT: str(tmp_path / 'int')}
+    procs = {sig: _start(out, '--epochs', '6') for sig, out in runs.items()}  # far from done
+    for sig, proc in procs.items():
+        _wait_for_checkpoint(proc, runs[sig])
+        proc.send_signal(sig)
+    for sig, proc in procs.items():
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 128 + sig, (sig, _, err)
+        assert 'Traceback' not in err
+        assert f"python -m vgg_gluon.train --resume {runs[sig]}" in err
+        assert checkpoint.read_checkpoint(runs[sig]) is not None
+    # what SIGTERM left goes on to the reference's second epoch exactly
+    term = runs[signal.SIGTERM]
+    target = max(2, checkpoint.read_checkpoint(term)['epoch'])
+    assert train.main(['--resume', term, '--epochs', str(target)]) == 0
+    assert _metrics(term) == _metrics(reference)[:target]
+
+
+def test_resume_of_a_finished_run_does_nothing(reference, capsys):
+    before = _dir_hash(reference)
+    assert train.main(['--resume', reference]) == 0
+    assert 'finished all 3 epochs' in capsys.readouterr().out
+    assert _dir_hash(reference) == before
+
+
+def test_nan_loss_leaves_the_last_checkpoint_intact(reference, tmp_path, capsys):
+    run_dir = str(tmp_path / 'nan')
+    shutil.copytree(reference, run_dir)
+    before = _dir_hash(run_dir)
+    assert train.main(['--resume', run_dir, '--epochs', '4', '--lr', '1e30']) == 1
+    err = capsys.readouterr().err
+    assert 'lower the learning rate' in err and f'--resume {run_dir} --lr' in err
+    assert _dir_hash(run_dir) == before
+
+
+def _break_params(run_dir):
+    path = os.path.join(run_dir, 'checkpoints', 'epoch-0003.params')
+    with open(path, 'rb+') as f:
+        f.truncate(os.path.getsize(path) // 2)
+
+
+def _unknown_key(run_dir):
+    path = os.path.join(run_dir, 'config.json')
+    with open(path) as f:
+        values = json.load(f)
+    values['momentum'] = 0.9
+    with open(path, 'w') as f:
+        json.dump(values, f)
+
+
+def _newer_format(run_dir):
+    path = os.path.join(run_dir, checkpoint.MANIFEST)
+    with open(path) as f:
+        manifest = json.load(f)
+    manifest['format_version'] = checkpoint.FORMAT_VERSION + 1
+    with open(path, 'w') as f:
+        json.dump(manifest, f)
+
+
+def _foreign_params(run_dir):
+    """model.params of a network with other channel counts, no manifest."""
+    os.remove(os.path.join(run_dir, checkpoint.MANIFEST))
+    shutil.rmtree(os.path.join(run_dir, 'checkpoints'))
+    net = checkpoint.build_net(Config(arch='1x32,1x64', ratio=4, scale_dense=True, resize=32))
+    net.initialize()
+    net(mx.nd.zeros((1, 1, 32, 32)))
+    net.save_parameters(os.path.join(run_dir, 'model.params'))
+
+
+BROKEN = {  # name: (how to break a copy of the reference, word the error must contain)
+    'truncated-params': (_break_params, 'truncated'),
+    'unknown-config-key': (_unknown_key, 'momentum'),
+    'newer-format': (_newer_format, 'newer'),
+}
+
+
+def _refused(capsys, main, argv, word):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and 'Traceback' not in err, err
+    assert word in err, err
+
+
+@pytest.mark.parametrize('case', sorted(BROKEN))
+def test_untrustworthy_run_directories_are_refused(reference, tmp_path, capsys, case):
+    from vgg_gluon import evaluate, export
+    run_dir = str(tmp_path / case)
+    shutil.copytree(reference, run_dir)
+    breaker, word = BROKEN[case]
+    breaker(run_dir)
+    before = _dir_hash(run_dir)
+    _refused(capsys, train.main, ['--resume', run_dir, '--epochs', '4'], word)
+    _refused(capsys, evaluate.main, [run_dir], word)
+    _refused(capsys, export.main, [run_dir], word)
+    assert _dir_hash(run_dir) == before
+
+
+def test_parameters_of_another_network_are_refused(reference, tmp_path, capsys):
+    from vgg_gluon import evaluate, export, predict
+    run_dir = str(tmp_path / 'foreign')
+    shutil.copytree(reference, run_dir)
+    _foreign_params(run_dir)
+    before = _dir_hash(run_dir)
+    _refused(capsys, evaluate.main, [run_dir], 'shape incompatible')
+    _refused(capsys, export.main, [run_dir], 'shape incompatible')
+    _refused(capsys, predict.main, [run_dir, 'any.png'], 'shape incompatible')
+    assert _dir_hash(run_dir) == before
+
+
+@pytest.mark.parametrize('argv, word', [
+    (['--ratio', '4'], '--ratio'),
+    (['--arch', 'vgg11'], '--arch'),
+    (['--batch-size', '32'], '--batch-size'),
+    (['--epochs', '2'], 'at least 3'),
+    (['--out', 'elsewhere'], '--out'),
+])
+def test_conflicting_flags_on_resume_are_refused(reference, capsys, argv, word):
+    before = _dir_hash(reference)
+    _refused(capsys, train.main, ['--resume', reference] + argv, word)
+    assert _dir_hash(reference) == before
+
+
+def test_asking_for_another_architecture_or_ratio_is_refused(reference, capsys):
+    from vgg_gluon import evaluate, export
+    before = _dir_hash(reference)
+    _refused(capsys, evaluate.main, [reference, '--ratio', '4'], '--ratio')
+    _refused(capsys, export.main, [reference, '--arch', 'vgg11'], '--arch')
+    assert _dir_hash(reference) == before
+
+
+def test_a_half_written_next_checkpoint_is_ignored(reference, tmp_path):
+    """What a kill between the parameter file and the manifest leaves behind."""
+    run_dir = str(tmp_path / 'torn')
+    shutil.copytree(reference, run_dir)
+    ckpt = os.path.join(run_dir, 'checkpoints')
+    with open(os.path.join(ckpt, 'epoch-0004.params'), 'wb') as f:
+        f.write(b'partial')
+    with open(os.path.join(ckpt, '.epoch-0004.states.tmp-99'), 'wb') as f:
+        f.write(b'partial')
+    assert checkpoint.read_checkpoint(run_dir)['epoch'] == 3
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
+    path = tmp_path / 'f.txt'
+    checkpoint.atomic_write_text(str(path), 'old')
+
+    def fail(tmp):
+        with open(tmp, 'w') as f:
+            f.write('half')
+        raise OSError('disk full')
+
+    with pytest.raises(OSError):
+        checkpoint.atomic_write(str(path), fail)
+    assert path.read_text() == 'old'
+    assert os.listdir(tmp_path) == ['f.txt']
