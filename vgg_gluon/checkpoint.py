@@ -7,12 +7,12 @@ import json
 import os
 
 from .config import Config
-from .model import vgg
+from .model import vgg_from_spec
 
 
 def build_net(config):
     """The (uninitialised) network a Config describes."""
-    return vgg(config.conv_arch(), ratio=config.ratio, scale_dense=config.scale_dense)
+    return vgg_from_spec(config.arch, ratio=config.ratio, scale_dense=config.scale_dense)
 
 
 def load_config(run_dir):

@@ -15,7 +15,7 @@ import sys
 import time
 
 from . import _threads
-from .arch import ARCHS
+from .arch import ARCH_NAMES
 from .config import Config, ConfigError, parse_gpus
 from .data import DataError
 
@@ -52,7 +52,9 @@ def build_parser():
     p = _Parser(prog=PROG, description=__doc__.split('\n')[0],
                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('--arch', default=d.arch,
-                   help=f"{', '.join(ARCHS)} or blocks as CONVSxCHANNELS,... (e.g. 1x64,1x128,2x256)")
+                   help=f"{', '.join(ARCH_NAMES)} (paper's A, A-LRN, B, C, D, E; -bn: batch norm) "
+                        f"or blocks as CONVSxCHANNELS,... (e.g. 1x64,1x128,2x256; 3x256:3-3-1 "
+                        f"gives each conv's kernel size; suffix -lrn, -bn)")
     p.add_argument('--ratio', type=_int_arg('a positive integer'), default=d.ratio,
                    help='divide every conv channel count by this (the book uses 4)')
     p.add_argument('--scale-dense', action='store_true', help='also divide the dense width by --ratio')
