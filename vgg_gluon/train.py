@@ -47,6 +47,16 @@ def _float_arg(allowed):
     return parse
 
 
+def _pair_arg(allowed):
+    def parse(text):
+        try:
+            first, second = (int(v) for v in text.split(','))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {allowed} (two integers), got {text!r}") from None
+        return [first, second]
+    return parse
+
+
 def build_parser():
     d = Config()
     p = _Parser(prog=PROG, description=__doc__.split('\n')[0],
@@ -74,6 +84,9 @@ def build_parser():
                    help='train on the first N images only (quick runs)')
     p.add_argument('--test-samples', type=_int_arg('a positive integer'), default=None,
                    help='evaluate on the first N test images only')
+    p.add_argument('--scale-jitter', type=_pair_arg('SMIN,SMAX'), default=None, metavar='SMIN,SMAX',
+                   help='scale jittering: rescale each training image to a random side S in '
+                        '[SMIN, SMAX], then crop a random --resize square (the paper: 256,512 for 224)')
     p.add_argument('--quiet', action='store_true', help='no progress bar or start-up lines')
     p.add_argument('--no-hybridize', dest='hybridize', action='store_false',
                    help='run imperatively (slower; for debugging)')
@@ -137,9 +150,15 @@ def run(config):
     ctx = select_ctx(config.gpus)
     say = (lambda *a: None) if config.quiet else print
     seed_everything(config.seed)
-    train_iter, test_iter = load_data_fashion_mnist(
-        config.batch_size, resize=config.resize, root=config.data_dir,
-        train_samples=config.train_samples, test_samples=config.test_samples, seed=config.seed)
+    if config.scale_jitter:
+        from .jitter import load_data_jittered
+        train_iter, test_iter = load_data_jittered(
+            config.batch_size, config.resize, *config.scale_jitter, root=config.data_dir,
+            train_samples=config.train_samples, test_samples=config.test_samples, seed=config.seed)
+    else:
+        train_iter, test_iter = load_data_fashion_mnist(
+            config.batch_size, resize=config.resize, root=config.data_dir,
+            train_samples=config.train_samples, test_samples=config.test_samples, seed=config.seed)
     net = build_net(config)
     net.initialize(init.Xavier(), ctx=ctx)
     if config.hybridize:
