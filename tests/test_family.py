@@ -135,3 +135,25 @@ def test_ratio_and_classes_apply_to_all():
              if isinstance(layer, gluon.nn.Conv2D)]
     assert [c.weight.shape[0] for c in convs][-3:] == [128, 128, 128]
     assert convs[0].weight.shape[1] == 3 and convs[-1].weight.shape[2:] == (1, 1)
+
+
+def test_train_cli_selects_any_configuration(tmp_path, capsys):
+    from vgg_gluon import train
+    from vgg_gluon.checkpoint import load_model
+    out = tmp_path / 'run'
+    assert train.main(['--arch', 'vgg16-c-bn', '--ratio', '8', '--scale-dense', '--resize', '32',
+                       '--epochs', '1', '--train-samples', '128', '--test-samples', '64',
+                       '--quiet', '--out', str(out)]) == 0
+    net, config = load_model(str(out))
+    assert config.arch == 'vgg16-c-bn'
+    kinds = [type(layer).__name__ for layer in list(net)[2]]
+    assert kinds == ['Conv2D', 'BatchNorm', 'Activation'] * 3 + ['MaxPool2D']
+    assert list(net)[2][6].weight.shape[2:] == (1, 1)
+    capsys.readouterr()
+    try:
+        status = train.main(['--arch', 'vgg12', '--out', str(tmp_path / 'bad')])
+    except SystemExit as exit_info:
+        status = exit_info.code
+    err = capsys.readouterr().err
+    assert status == 2 and err.count('\n') == 1
+    assert '--arch' in err and 'vgg11-lrn' in err and 'vgg16-c' in err and 'vgg19-bn' in err
