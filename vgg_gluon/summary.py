@@ -27,7 +27,7 @@ means units see all of it (and padding).
 import argparse
 import json
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from . import _threads  # noqa: F401  (before mxnet)
 
