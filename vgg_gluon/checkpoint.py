@@ -33,7 +33,7 @@ import os
 import random
 
 from .config import Config, ConfigError
-from .model import vgg
+from .model import vgg_from_spec
 
 FORMAT = 'vgg_gluon-checkpoint'
 FORMAT_VERSION = 1
@@ -55,7 +55,7 @@ class CheckpointError(ValueError):
 
 def build_net(config):
     """The (uninitialised) network a Config describes."""
-    return vgg(config.conv_arch(), ratio=config.ratio, scale_dense=config.scale_dense)
+    return vgg_from_spec(config.arch, ratio=config.ratio, scale_dense=config.scale_dense)
 
 
 # ---- atomic files ---------------------------------------------------------

@@ -36,6 +36,7 @@ class Config:
     test_samples: Optional[int] = None   # first n test images only
     quiet: bool = False             # no progress bar or start-up lines
     hybridize: bool = True          # compile the graph (static_alloc, static_shape)
+    scale_jitter: Optional[list] = None  # [S_min, S_max]: train on random-S rescales cropped to resize
     extra: dict = field(default_factory=dict)  # room for later options
 
     def conv_arch(self):
@@ -67,6 +68,8 @@ class Config:
             if value is not None and (not _is_int(value) or value < 1):
                 raise ConfigError(flag, f"must be a positive integer, got {value!r}")
         parse_gpus(self.gpus)
+        if self.scale_jitter is not None:
+            check_scale_jitter(self.scale_jitter, self.resize)
         return self
 
     def to_dict(self):
@@ -75,6 +78,15 @@ class Config:
 
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_scale_jitter(value, resize):
+    """[S_min, S_max] with resize <= S_min <= S_max <= 4 * resize, else ConfigError."""
+    ok = (isinstance(value, (list, tuple)) and len(value) == 2 and all(_is_int(v) for v in value)
+          and resize <= value[0] <= value[1] <= 4 * resize)
+    if not ok:
+        raise ConfigError('--scale-jitter', f"must be SMIN,SMAX with --resize ({resize}) <= "
+                          f"SMIN <= SMAX <= {4 * resize} (4 x --resize), got {value!r}")
 
 
 def parse_gpus(text):

@@ -17,7 +17,7 @@ import sys
 import time
 
 from . import _threads
-from .arch import ARCHS
+from .arch import ARCH_NAMES
 from .config import Config, ConfigError, parse_gpus
 from .data import DataError
 
@@ -49,12 +49,24 @@ def _float_arg(allowed):
     return parse
 
 
+def _pair_arg(allowed):
+    def parse(text):
+        try:
+            first, second = (int(v) for v in text.split(','))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {allowed} (two integers), got {text!r}") from None
+        return [first, second]
+    return parse
+
+
 def build_parser():
     d = Config()
     p = _Parser(prog=PROG, description=__doc__.split('\n')[0],
                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('--arch', default=d.arch,
-                   help=f"{', '.join(ARCHS)} or blocks as CONVSxCHANNELS,... (e.g. 1x64,1x128,2x256)")
+                   help=f"{', '.join(ARCH_NAMES)} (paper's A, A-LRN, B, C, D, E; -bn: batch norm) "
+                        f"or blocks as CONVSxCHANNELS,... (e.g. 1x64,1x128,2x256; 3x256:3-3-1 "
+                        f"gives each conv's kernel size; suffix -lrn, -bn)")
     p.add_argument('--ratio', type=_int_arg('a positive integer'), default=d.ratio,
                    help='divide every conv channel count by this (the book uses 4)')
     p.add_argument('--scale-dense', action='store_true', help='also divide the dense width by --ratio')
@@ -74,6 +86,9 @@ def build_parser():
                    help='train on the first N images only (quick runs)')
     p.add_argument('--test-samples', type=_int_arg('a positive integer'), default=None,
                    help='evaluate on the first N test images only')
+    p.add_argument('--scale-jitter', type=_pair_arg('SMIN,SMAX'), default=None, metavar='SMIN,SMAX',
+                   help='scale jittering: rescale each training image to a random side S in '
+                        '[SMIN, SMAX], then crop a random --resize square (the paper: 256,512 for 224)')
     p.add_argument('--quiet', action='store_true', help='no progress bar or start-up lines')
     p.add_argument('--no-hybridize', dest='hybridize', action='store_false',
                    help='run imperatively (slower; for debugging)')
@@ -149,9 +164,15 @@ def run(config, resume=None):
     ctx = select_ctx(config.gpus)
     say = (lambda *a: None) if config.quiet else print
     seed_everything(config.seed)
-    train_iter, test_iter = load_data_fashion_mnist(
-        config.batch_size, resize=config.resize, root=config.data_dir,
-        train_samples=config.train_samples, test_samples=config.test_samples, seed=config.seed)
+    if config.scale_jitter:
+        from .jitter import load_data_jittered
+        train_iter, test_iter = load_data_jittered(
+            config.batch_size, config.resize, *config.scale_jitter, root=config.data_dir,
+            train_samples=config.train_samples, test_samples=config.test_samples, seed=config.seed)
+    else:
+        train_iter, test_iter = load_data_fashion_mnist(
+            config.batch_size, resize=config.resize, root=config.data_dir,
+            train_samples=config.train_samples, test_samples=config.test_samples, seed=config.seed)
     net = build_net(config)
     net.initialize(init.Xavier(), ctx=ctx)
     if config.hybridize:

@@ -1,0 +1,84 @@
+"""Scale jittering: shapes, the range of S, crops, determinism, the train flag."""
+import numpy as np
+import pytest
+
+import vgg_gluon  # noqa: F401
+from vgg_gluon import train
+from vgg_gluon.config import Config, ConfigError
+from vgg_gluon.data import BatchIter, resize_images
+from vgg_gluon.jitter import ScaleJitterIter
+
+
+@pytest.fixture(scope='module')
+def slice_(fmnist):
+    images, labels = fmnist['train']
+    return images[:300], labels[:300]
+
+
+def test_shapes_and_range(slice_):
+    images, labels = slice_
+    it = ScaleJitterIter(images, labels, 64, crop=32, s_min=32, s_max=48, seed=1)
+    seen = []
+    batches = list(it)
+    assert len(batches) == len(it) == 5
+    for X, y in batches:
+        assert X.shape[1:] == (1, 32, 32) and X.dtype == np.float32 and X.shape[0] == y.shape[0]
+        assert 0 <= X.min().asscalar() and X.max().asscalar() <= 1
+    # the scales of one epoch, drawn again from the same stream
+    for _ in range(3):
+        for _ in it:
+            seen.extend(it.last_scales)
+    assert min(seen) >= 32 and max(seen) <= 48
+    assert {32, 48} <= set(seen) and len(set(seen)) == 17   # both ends and all between
+    assert sum(b[0].shape[0] for b in batches) == 300
+
+
+def test_same_order_as_batchiter_and_deterministic(slice_):
+    images, labels = slice_
+    plain = BatchIter(images, labels, 50, shuffle=True, seed=3)
+    jit = ScaleJitterIter(images, labels, 50, 28, 28, 36, seed=3)
+    for epoch in (0, 4):
+        plain.set_epoch(epoch)
+        jit.set_epoch(epoch)
+        a = [y.asnumpy() for _, y in plain]
+        b = [(X.asnumpy(), y.asnumpy()) for X, y in jit]
+        assert all(np.array_equal(ya, yb) for ya, (_, yb) in zip(a, b))
+        jit.set_epoch(epoch)
+        again = [X.asnumpy() for X, _ in jit]
+        assert all(np.array_equal(x, xb) for x, (xb, _) in zip(again, b))
+    jit.set_epoch(1)
+    assert not np.array_equal(next(iter(jit))[0].asnumpy(), b[0][0])
+
+
+def test_crops_are_windows_of_the_rescaled_image(slice_):
+    images, labels = slice_
+    # S = crop: the whole rescaled image, exactly what resize_images gives
+    whole = ScaleJitterIter(images[:20], labels[:20], 20, 32, 32, 32, shuffle=False)
+    X, _ = next(iter(whole))
+    np.testing.assert_array_equal((X.asnumpy()[:, 0] * 255).round(), resize_images(images[:20], 32))
+    # S > crop: every output is some 32x32 window of the image rescaled to its S
+    it = ScaleJitterIter(images[:20], labels[:20], 20, 32, 40, 44, shuffle=False, seed=5)
+    X = (next(iter(it))[0].asnumpy()[:, 0] * 255).round().astype(np.uint8)
+    for j, s in enumerate(it.last_scales):
+        big = resize_images(images[j:j + 1], int(s))[0]
+        windows = np.lib.stride_tricks.sliding_window_view(big, (32, 32))
+        assert (windows == X[j]).all(axis=(2, 3)).any()
+
+
+def test_validation():
+    assert Config(resize=32, scale_jitter=[32, 64]).validate().scale_jitter == [32, 64]
+    for bad in ([31, 40], [40, 36], [32, 200], [32], '32,40', [32.0, 40]):
+        with pytest.raises(ConfigError, match='--scale-jitter'):
+            Config(resize=32, scale_jitter=bad).validate()
+
+
+@pytest.mark.parametrize('value', ['40', '30,40', '48,40', 'a,b', '32,1000'])
+def test_train_cli_rejects_bad_jitter(value, tmp_path, capsys):
+    out = tmp_path / 'run'
+    try:
+        status = train.main(['--resize', '32', '--scale-jitter', value, '--out', str(out)])
+    except SystemExit as exit_info:
+        status = exit_info.code
+    err = capsys.readouterr().err
+    assert status == 2 and '--scale-jitter' in err and err.count('\n') == 1
+    assert not out.exists()
