@@ -12,7 +12,8 @@ from .model import vgg
 
 def build_net(config):
     """The (uninitialised) network a Config describes."""
-    return vgg(config.conv_arch(), ratio=config.ratio, scale_dense=config.scale_dense)
+    return vgg(config.conv_arch(), ratio=config.ratio, scale_dense=config.scale_dense,
+               dropout=config.dropout)
 
 
 def load_config(run_dir):

@@ -8,6 +8,7 @@ status 2 and one line on stderr; nothing is written before the input has
 been checked, and an existing run directory is never overwritten.
 """
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -16,7 +17,7 @@ import time
 
 from . import _threads
 from .arch import ARCHS
-from .config import Config, ConfigError, parse_gpus
+from .config import KVSTORES, Config, ConfigError, parse_gpus
 from .data import DataError
 
 PROG = 'python -m vgg_gluon.train'
@@ -75,6 +76,12 @@ def build_parser():
     p.add_argument('--quiet', action='store_true', help='no progress bar or start-up lines')
     p.add_argument('--no-hybridize', dest='hybridize', action='store_false',
                    help='run imperatively (slower; for debugging)')
+    p.add_argument('--dropout', type=_float_arg('a number in [0, 1)'), default=d.dropout,
+                   help='dropout rate after the dense layers (0: off)')
+    p.add_argument('--kvstore', choices=KVSTORES, default=d.kvstore,
+                   help='Gluon kvstore; dist_* need python -m vgg_gluon.launch')
+    p.add_argument('--horovod', action='store_true',
+                   help='all-reduce with Horovod (run under horovodrun)')
     return p
 
 
@@ -130,41 +137,52 @@ def run(config):
     from .data import load_data_fashion_mnist
     from .checkpoint import build_net
     from .loop import train_ch5
+    from .distributed import setup_workers
 
-    out = check_run_dir(config.out)
-    ctx = select_ctx(config.gpus)
-    say = (lambda *a: None) if config.quiet else print
+    workers = setup_workers(config)  # a single process, or one of several (--kvstore dist_*, --horovod)
+    # The one condition for output: only rank 0 prints, writes logs, metrics and checkpoints.
+    writer = workers.rank == 0
+    out = check_run_dir(config.out) if writer else config.out
+    ctx = workers.local_ctx(select_ctx(config.gpus))
+    say = (lambda *a: None) if config.quiet or not writer else print
     seed_everything(config.seed)
     train_iter, test_iter = load_data_fashion_mnist(
         config.batch_size, resize=config.resize, root=config.data_dir,
         train_samples=config.train_samples, test_samples=config.test_samples, seed=config.seed)
+    workers.shard(train_iter, test_iter, config.batch_size)
     net = build_net(config)
     net.initialize(init.Xavier(), ctx=ctx)
     if config.hybridize:
         net.hybridize(static_alloc=True, static_shape=True)
-    trainer = gluon.Trainer(net.collect_params(), config.optimizer, {'learning_rate': config.lr})
+    workers.prepare(net, ctx, config.seed, (1, config.resize, config.resize))
+    trainer = workers.trainer(net.collect_params(), config.optimizer, config.lr)
 
-    os.makedirs(out, exist_ok=True)
-    config.out = out
-    with open(os.path.join(out, 'config.json'), 'w') as f:
-        json.dump(config.to_dict(), f, indent=2)
+    if writer:
+        os.makedirs(out, exist_ok=True)
+        config.out = out
+        with open(os.path.join(out, 'config.json'), 'w') as f:
+            json.dump(config.to_dict(), f, indent=2)
     say(f"{config.arch}/{config.ratio}, resize {config.resize}: {config.epochs} epochs, "
         f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size}, seed {config.seed}; "
         f"{train_iter.num_samples} train / {test_iter.num_samples} test images; "
-        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}; run directory {out}")
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}; run directory {out}"
+        + (f"; {workers.describe()}" if workers.distributed else ''))
 
-    metrics = open(os.path.join(out, 'metrics.jsonl'), 'a')
+    metrics = open(os.path.join(out, 'metrics.jsonl') if writer else os.devnull, 'a')
 
     def on_epoch_end(record):
         metrics.write(json.dumps(record) + '\n')
         metrics.flush()
 
-    with metrics:
+    # the book's lines come from train_ch5's print: other ranks' go nowhere
+    with metrics, contextlib.redirect_stdout(sys.stdout if writer else metrics):
         history = train_ch5(net, train_iter, test_iter, config.batch_size, trainer, ctx,
                             config.epochs, on_epoch_start=train_iter.set_epoch,
                             on_epoch_end=on_epoch_end,
-                            progress=_progress_bar(config.quiet))
-    net.save_parameters(os.path.join(out, 'model.params'))
+                            progress=_progress_bar(config.quiet or not writer),
+                            allreduce=workers.allreduce)
+    if writer:
+        net.save_parameters(os.path.join(out, 'model.params'))
     return history, out
 
 
