@@ -65,9 +65,16 @@ def single(tmp_path_factory):
 def _assert_same_training(single, run_dir):
     reference, params = _params(single), _params(run_dir)
     assert params.keys() == reference.keys()
+    # Adam moves every weight by about lr a step whatever the gradient's size, so
+    # a near-zero gradient summed in another order can move a few weights by up
+    # to ~lr; almost all agree to float precision.
+    diffs = []
     for name in reference:
-        np.testing.assert_allclose(params[name], reference[name], rtol=1e-3, atol=3e-4,
+        np.testing.assert_allclose(params[name], reference[name], rtol=0, atol=2e-3,
                                    err_msg=name)
+        diffs.append(np.abs(params[name] - reference[name]).ravel())
+    assert np.median(np.concatenate(diffs)) < 1e-6
+    assert np.mean(np.concatenate(diffs) > 1e-4) < 0.01
     (expected,), (got,) = _metrics(single), _metrics(run_dir)
     for key in ('loss', 'train_acc', 'test_acc'):  # reduced over both workers
         assert got[key] == pytest.approx(expected[key], rel=1e-3, abs=1e-5), key
@@ -227,7 +234,9 @@ def _horovodrun():
                     reason='Horovod is an optional extra (scripts/setup.sh horovod); not installed')
 def test_horovod_two_processes_match_one_process(single, tmp_path):
     out = str(tmp_path / 'hvd')
-    result = _run([_horovodrun(), '-np', '2', '-H', 'localhost:2', '--gloo',
+    # MXNET_MKLDNN_ENABLED=0: Horovod cannot all-reduce MXNet's oneDNN-layout
+    # arrays on CPU ("We can't generate TBlob for MKLDNN data")
+    result = _run(['env', 'MXNET_MKLDNN_ENABLED=0', _horovodrun(), '-np', '2', '-H', 'localhost:2', '--gloo',
                    '--network-interface', 'lo', PY, *TRAIN, '--horovod', '--out', out])
     assert result.returncode == 0, result.stdout + result.stderr
     _assert_same_training(single, out)
