@@ -172,7 +172,9 @@ def plan(num_workers, num_servers, port, hosts=None):
                 common, DMLC_ROLE=role, DMLC_NODE_HOST=LOOPBACK if local else host,
                 PORT=str(ports[offset + i]))))
     if local:  # share the cores between local workers unless the user chose
-        threads = os.environ.get('OMP_NUM_THREADS') or str(max(1, _cores() // num_workers))
+        from . import _threads  # importing vgg_gluon has set it: was it the user?
+        threads = (os.environ['OMP_NUM_THREADS'] if _threads.USER_SET
+                   else str(max(1, _cores() // num_workers)))
         for node in nodes:
             node.env['OMP_NUM_THREADS'] = threads
     return nodes
