@@ -2,7 +2,8 @@
 # Set up everything a fresh machine needs: Fashion-MNIST and a virtual
 # environment (.venv) with the package and its pinned dependencies.
 #   scripts/setup.sh            # the package
-#   scripts/setup.sh test       # the package and the test extras
+#   scripts/setup.sh test       # the package, the test extras and Horovod
+#   scripts/setup.sh horovod    # the package and Horovod (python -m vgg_gluon.train --horovod)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras=${1:-}
@@ -20,4 +21,19 @@ fi
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e ".${extras:+[$extras]}"
+# horovod is not a pip extra here: it must be built against the installed mxnet (step 3)
+pip_extras=$(printf '%s' "$extras" | tr ',' '\n' | grep -vx horovod | paste -sd, - || true)
+.venv/bin/python -m pip install -q -e ".${pip_extras:+[$pip_extras]}"
+
+# 3. Horovod, for the tests and when asked: built from source (cmake, a C++
+#    compiler; about 2+ minutes) against the mxnet just installed, with Gloo
+#    and without MPI, TensorFlow or PyTorch.
+case ",$extras," in
+  *,test,*|*,horovod,*)
+    if ! .venv/bin/python -c 'import horovod.mxnet' 2>/dev/null; then
+      .venv/bin/python -m pip install -q wheel==0.48.0
+      HOROVOD_WITH_MXNET=1 HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 \
+        HOROVOD_WITHOUT_TENSORFLOW=1 HOROVOD_WITHOUT_PYTORCH=1 \
+        .venv/bin/python -m pip install -q --no-build-isolation horovod==0.28.1
+    fi ;;
+esac

@@ -16,6 +16,10 @@ def default_threads():
         return os.cpu_count() or 1
 
 
+# whether the user chose OMP_NUM_THREADS (vgg_gluon.launch splits the cores otherwise)
+USER_SET = 'OMP_NUM_THREADS' in os.environ
+
+
 def set_default_threads():
     """Set ``OMP_NUM_THREADS`` to the usable core count unless the user set it."""
     os.environ.setdefault('OMP_NUM_THREADS', str(default_threads()))

@@ -55,7 +55,8 @@ class CheckpointError(ValueError):
 
 def build_net(config):
     """The (uninitialised) network a Config describes."""
-    return vgg_from_spec(config.arch, ratio=config.ratio, scale_dense=config.scale_dense)
+    return vgg_from_spec(config.arch, ratio=config.ratio, scale_dense=config.scale_dense,
+                         dropout=config.dropout)
 
 
 # ---- atomic files ---------------------------------------------------------

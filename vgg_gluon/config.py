@@ -9,6 +9,9 @@ from typing import Optional
 
 from .arch import ArchError, check_ratio, min_input_size, parse_arch
 
+# Gluon Trainer kvstores: one machine (local, device) or MXNet's parameter server (dist_*)
+KVSTORES = ('local', 'device', 'dist_sync', 'dist_device_sync', 'dist_async')
+
 
 class ConfigError(ValueError):
     """A setting out of range; ``flag`` names the command-line option."""
@@ -37,6 +40,9 @@ class Config:
     quiet: bool = False             # no progress bar or start-up lines
     hybridize: bool = True          # compile the graph (static_alloc, static_shape)
     scale_jitter: Optional[list] = None  # [S_min, S_max]: train on random-S rescales cropped to resize
+    dropout: float = 0.5            # dropout after the two big dense layers (0: off)
+    kvstore: str = 'device'         # Trainer kvstore; dist_* under python -m vgg_gluon.launch
+    horovod: bool = False           # all-reduce with Horovod (under horovodrun)
     extra: dict = field(default_factory=dict)  # room for later options
 
     def conv_arch(self):
@@ -70,6 +76,13 @@ class Config:
         parse_gpus(self.gpus)
         if self.scale_jitter is not None:
             check_scale_jitter(self.scale_jitter, self.resize)
+        if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
+            raise ConfigError('--dropout', f"must be a number in [0, 1), got {self.dropout!r}")
+        if self.kvstore not in KVSTORES:
+            raise ConfigError('--kvstore', f"must be one of {', '.join(KVSTORES)}, got {self.kvstore!r}")
+        if self.horovod and self.kvstore.startswith('dist'):
+            raise ConfigError('--horovod', f"Horovod replaces the parameter server: "
+                              f"drop --kvstore {self.kvstore}")
         return self
 
     def to_dict(self):

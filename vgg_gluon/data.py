@@ -167,6 +167,17 @@ class BatchIter:
         self.batch_size, self.shuffle = batch_size, shuffle
         self.seed = 0 if seed is None else seed
         self.epoch = 0
+        self.rank, self.num_workers = 0, 1
+
+    def shard(self, rank, num_workers):
+        """Serve only positions ``rank::num_workers`` of every (global) batch.
+
+        W workers with shards 0..W-1 together see exactly the batches of one
+        unsharded iterator, in the same (seed, epoch) order. A worker whose part
+        of a batch is empty skips that batch. Returns self.
+        """
+        self.rank, self.num_workers = rank, num_workers
+        return self
 
     def set_epoch(self, epoch):
         """Make the next pass use epoch ``epoch``'s order (0-based)."""
@@ -184,11 +195,16 @@ class BatchIter:
         if self.shuffle:
             order = np.random.RandomState([self.seed, self.epoch]).permutation(len(self.images))
         self.epoch += 1
+        positions = np.arange(len(self.images)) if self.num_workers > 1 else None
         for start in range(0, len(self.images), self.batch_size):
             if order is None:
                 idx = slice(start, start + self.batch_size)
             else:
                 idx = np.sort(order[start:start + self.batch_size])  # sorted gathers are faster
+            if positions is not None:  # this worker's share of the global batch
+                idx = positions[idx][self.rank::self.num_workers]
+                if not len(idx):
+                    continue
             X = mx.nd.array(self.images[idx][:, None], dtype='uint8')
             # cast and divide in the engine: asynchronous, and exactly ToTensor's x / 255
             yield X.astype('float32') / 255, mx.nd.array(self.labels[idx], dtype='int32')

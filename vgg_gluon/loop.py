@@ -32,8 +32,11 @@ def _split(X, y, ctxs):
             gluon.utils.split_and_load(y, ctxs, even_split=False))
 
 
-def evaluate_accuracy(data_iter, net, ctx):
-    """Fraction of correct predictions of ``net`` over ``data_iter``."""
+def evaluate_accuracy(data_iter, net, ctx, allreduce=None):
+    """Fraction of correct predictions of ``net`` over ``data_iter``.
+
+    allreduce: for distributed runs, sums [correct, n] over all workers' shards.
+    """
     ctxs = as_ctx_list(ctx)
     correct = [mx.nd.zeros((1,), ctx=c) for c in ctxs]
     n = 0
@@ -43,19 +46,25 @@ def evaluate_accuracy(data_iter, net, ctx):
             y_hat = net(X_part)
             correct[i] += (y_hat.argmax(axis=1) == y_part.astype('float32')).sum()
         n += y.shape[0]
-    return sum(c.asscalar() for c in correct) / n
+    correct = sum(c.asscalar() for c in correct)
+    if allreduce is not None:
+        correct, n = allreduce([correct, n])
+    return correct / n
 
 
 def train_ch5(net, train_iter, test_iter, batch_size, trainer, ctx, num_epochs,
               start_epoch=0, on_epoch_start=None, on_epoch_end=None, progress=None,
-              check_every=50):
+              check_every=50, allreduce=None):
     """Train and print d2lzh's lines; return one dict per epoch.
 
     Same signature and output as ``d2lzh.train_ch5``. Extras, all optional:
     ctx may be a list of devices (data parallel); ``start_epoch`` resumes the
     count; ``on_epoch_start(epoch)`` (0-based) runs before each epoch (seeding);
     ``on_epoch_end(record)`` runs after each epoch (checkpoints);
-    ``progress(iterable, desc)`` wraps the batches (a progress bar).
+    ``progress(iterable, desc)`` wraps the batches (a progress bar);
+    ``allreduce(values)`` sums a list of numbers over all workers (distributed
+    runs, vgg_gluon.distributed): the epoch's loss, correct count, n and test
+    accuracy then cover every worker's shard.
     Raises TrainingDiverged when the loss becomes NaN or infinite.
     """
     ctxs = as_ctx_list(ctx)
@@ -85,10 +94,13 @@ def train_ch5(net, train_iter, test_iter, batch_size, trainer, ctx, num_epochs,
             if (i + 1) % check_every == 0:
                 _check_finite(sum(s.asscalar() for s in train_l_sum), epoch, trainer)
         train_l = sum(s.asscalar() for s in train_l_sum)
+        train_acc = sum(s.asscalar() for s in train_acc_sum)
+        if allreduce is not None:
+            train_l, train_acc, n = allreduce([train_l, train_acc, n])
         _check_finite(train_l, epoch, trainer)
-        test_acc = evaluate_accuracy(test_iter, net, ctx)
+        test_acc = evaluate_accuracy(test_iter, net, ctx, allreduce=allreduce)
         record = {'epoch': epoch + 1, 'loss': train_l / n,
-                  'train_acc': sum(s.asscalar() for s in train_acc_sum) / n,
+                  'train_acc': train_acc / n,
                   'test_acc': test_acc, 'time': time.time() - start}
         print(EPOCH_FORMAT % (record['epoch'], record['loss'], record['train_acc'],
                               record['test_acc'], record['time']))

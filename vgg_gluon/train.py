@@ -10,6 +10,7 @@ status 2 and one line on stderr; nothing is written before the input has
 been checked, and an existing run directory is never overwritten.
 """
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -18,7 +19,7 @@ import time
 
 from . import _threads
 from .arch import ARCH_NAMES
-from .config import Config, ConfigError, parse_gpus
+from .config import KVSTORES, Config, ConfigError, parse_gpus
 from .data import DataError
 
 PROG = 'python -m vgg_gluon.train'
@@ -95,6 +96,12 @@ def build_parser():
     p.add_argument('--resume', metavar='RUN_DIR', default=None,
                    help='continue RUN_DIR from its last complete epoch with its own settings; '
                         'only --epochs, --lr, --data-dir, --gpus, --quiet may change')
+    p.add_argument('--dropout', type=_float_arg('a number in [0, 1)'), default=d.dropout,
+                   help='dropout rate after the dense layers (0: off)')
+    p.add_argument('--kvstore', choices=KVSTORES, default=d.kvstore,
+                   help='Gluon kvstore; dist_* need python -m vgg_gluon.launch')
+    p.add_argument('--horovod', action='store_true',
+                   help='all-reduce with Horovod (run under horovodrun)')
     return p
 
 
@@ -157,12 +164,16 @@ def run(config, resume=None):
     from mxnet import gluon, init
     from .data import load_data_fashion_mnist
     from .checkpoint import CheckpointWriter, atomic_write_text, build_net, restore, seed_epoch
+    from .distributed import setup_workers
     from .interrupt import Interrupted, deferred
     from .loop import TrainingDiverged, train_ch5
 
-    out = resume.run_dir if resume else check_run_dir(config.out)
-    ctx = select_ctx(config.gpus)
-    say = (lambda *a: None) if config.quiet else print
+    workers = setup_workers(config)  # a single process, or one of several (--kvstore dist_*, --horovod)
+    # The one condition for output: only rank 0 prints, writes logs, metrics and checkpoints.
+    writes = workers.rank == 0
+    out = resume.run_dir if resume else (check_run_dir(config.out) if writes else config.out)
+    ctx = workers.local_ctx(select_ctx(config.gpus))
+    say = (lambda *a: None) if config.quiet or not writes else print
     seed_everything(config.seed)
     if config.scale_jitter:
         from .jitter import load_data_jittered
@@ -173,16 +184,17 @@ def run(config, resume=None):
         train_iter, test_iter = load_data_fashion_mnist(
             config.batch_size, resize=config.resize, root=config.data_dir,
             train_samples=config.train_samples, test_samples=config.test_samples, seed=config.seed)
+    workers.shard(train_iter, test_iter, config.batch_size)
     net = build_net(config)
     net.initialize(init.Xavier(), ctx=ctx)
     if config.hybridize:
         net.hybridize(static_alloc=True, static_shape=True)
+    workers.prepare(net, ctx, config.seed, (1, config.resize, config.resize))
     # A list, not the dict: Trainer sorts a dict by parameter name, and names
     # carry process-wide counters (dense10 < dense9), so the optimizer states'
     # order would depend on what the process built before. The network's own
     # order is the same in every process, which a resumed checkpoint needs.
-    trainer = gluon.Trainer(list(net.collect_params().values()), config.optimizer,
-                            {'learning_rate': config.lr})
+    trainer = workers.trainer(list(net.collect_params().values()), config.optimizer, config.lr)
     history, resumes = [], []
     if resume and resume.manifest:
         restore(out, resume.manifest, net, trainer, config, ctx)
@@ -190,37 +202,45 @@ def run(config, resume=None):
         history, resumes = resume.manifest['metrics'], resume.manifest['resumes']
     if resume:
         resumes = resumes + [{'at_epoch': resume.epochs_done, 'changes': resume.changes}]
-    else:
+    elif writes:
         os.makedirs(out, exist_ok=True)
         config.out = out
         atomic_write_text(os.path.join(out, 'config.json'), json.dumps(config.to_dict(), indent=2))
-    writer = CheckpointWriter(out, config, history, resumes)
+    writer = CheckpointWriter(out, config, history, resumes) if writes else None
+    epochs_done = history[-1]['epoch'] if history else 0
     say(f"{config.arch}/{config.ratio}, resize {config.resize}: {config.epochs} epochs, "
         f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size}, seed {config.seed}; "
         f"{train_iter.num_samples} train / {test_iter.num_samples} test images; "
-        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}; run directory {out}")
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}; run directory {out}"
+        + (f"; {workers.describe()}" if workers.distributed else ''))
     if resume:
-        say(f"resuming after epoch {writer.epoch}" +
+        say(f"resuming after epoch {epochs_done}" +
             ''.join(f"; {k} {a!r} -> {b!r}" for k, (a, b) in resume.changes.items()))
 
     def on_epoch_start(epoch):
         # Epoch k's shuffle order and dropout masks depend on (seed, k) only,
-        # so a resumed epoch is the epoch the uninterrupted run would have had.
+        # so a resumed epoch is the epoch the uninterrupted run would have had;
+        # each worker keeps its own dropout stream (seed + rank).
         train_iter.set_epoch(epoch)
-        seed_epoch(config.seed, epoch)
+        seed_epoch(config.seed + workers.rank, epoch)
 
     def on_epoch_end(record):
-        with deferred():  # Ctrl-C waits until the checkpoint is whole
-            writer.save(net, trainer, record)
+        if writer is not None:
+            with deferred():  # Ctrl-C waits until the checkpoint is whole
+                writer.save(net, trainer, record)
 
+    # the book's lines come from train_ch5's print: other ranks' go nowhere
     try:
-        train_ch5(net, train_iter, test_iter, config.batch_size, trainer, ctx,
-                  config.epochs, start_epoch=writer.epoch, on_epoch_start=on_epoch_start,
-                  on_epoch_end=on_epoch_end, progress=_progress_bar(config.quiet))
+        with contextlib.redirect_stdout(sys.stdout if writes else open(os.devnull, 'w')):
+            history = train_ch5(net, train_iter, test_iter, config.batch_size, trainer, ctx,
+                                config.epochs, start_epoch=epochs_done,
+                                on_epoch_start=on_epoch_start, on_epoch_end=on_epoch_end,
+                                progress=_progress_bar(config.quiet or not writes),
+                                allreduce=workers.allreduce)
     except (Interrupted, TrainingDiverged) as err:
-        err.run_dir, err.epochs_done = out, writer.epoch
+        err.run_dir, err.epochs_done = out, (writer.epoch if writer else epochs_done)
         raise
-    return writer.history, out
+    return (writer.history if writer else history), out
 
 
 def main(argv=None):

@@ -1,0 +1,220 @@
+"""Data parallelism over processes and machines, with engines that already exist.
+
+Two engines, chosen on the command line; neither is written here:
+
+* MXNet's parameter server, ``--kvstore dist_sync|dist_device_sync|dist_async``:
+  processes started by ``python -m vgg_gluon.launch`` (the ``DMLC_*``
+  environment). Workers push gradients to the servers, which run the optimizer
+  and send the weights back (Gluon's ``update_on_kvstore``).
+* Horovod, ``--horovod`` under ``horovodrun``: gradients summed by all-reduce
+  (Gloo or MPI), every worker runs the optimizer.
+
+Either way worker ``r`` of ``W`` reads positions ``r::W`` of every global batch
+(the same (seed, epoch) order as one process), steps with the global batch size,
+and the epoch's metrics are summed over workers by the same engine, so W
+workers compute what one process computes with the global batch.
+"""
+import os
+
+import numpy as np
+import mxnet as mx
+
+from .config import ConfigError
+
+# The kvstore key of the metric sums; the Trainer's keys are the parameter
+# indices 0, 1, ... MXNet's server picks a server as (key * 9973) % servers in a
+# C int, so the key stays below 2**31 / 9973.
+METRIC_KEY = 100000
+METRIC_SLOTS = 4
+
+
+def _is_metric(index):
+    return index == METRIC_KEY or (isinstance(index, (list, tuple)) and METRIC_KEY in index)
+
+
+def _as_list(x):
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+class _AddsMetrics:
+    """On the servers: add what workers push to METRIC_KEY instead of optimizing it.
+
+    With ``update_on_kvstore`` the servers apply the optimizer to every key
+    pushed, so summing metrics through the kvstore needs this one exception. The
+    class is pickled to the servers (KVStore.set_optimizer), which import it
+    from this module.
+    """
+
+    def create_state_multi_precision(self, index, weight):
+        if _is_metric(index):
+            return None
+        return super().create_state_multi_precision(index, weight)
+
+    def update_multi_precision(self, index, weight, grad, state):
+        if _is_metric(index):
+            for w, g in zip(_as_list(weight), _as_list(grad)):
+                w += g
+            return
+        super().update_multi_precision(index, weight, grad, state)
+
+
+class SGD(_AddsMetrics, mx.optimizer.SGD):
+    """mxnet.optimizer.SGD that sums the metric key (see _AddsMetrics)."""
+
+
+class Adam(_AddsMetrics, mx.optimizer.Adam):
+    """mxnet.optimizer.Adam that sums the metric key (see _AddsMetrics)."""
+
+
+OPTIMIZERS = {'sgd': SGD, 'adam': Adam}
+
+
+class KVStoreSum:
+    """Sum a few numbers over all workers through the parameter server.
+
+    Each worker pushes its numbers; the servers keep a running total (see
+    _AddsMetrics), so the sum of this round is the total's increase. The
+    barriers make it exact in ``dist_async`` too, where pushes are not rounds.
+    """
+
+    def __init__(self, kv):
+        self.kv = kv
+        self.total = mx.nd.zeros((METRIC_SLOTS,), dtype='float64')
+        self.seen = np.zeros(METRIC_SLOTS)
+        kv.init(METRIC_KEY, self.total)  # collective: every worker calls it once
+
+    def __call__(self, values):
+        """[float, ...] (at most METRIC_SLOTS) -> the same list summed over workers."""
+        x = np.zeros(METRIC_SLOTS)
+        x[:len(values)] = values
+        self.kv.push(METRIC_KEY, mx.nd.array(x, dtype='float64'))
+        mx.nd.waitall()        # our push has reached the servers
+        self.kv._barrier()     # ... and everyone's has
+        self.kv.pull(METRIC_KEY, out=self.total)
+        total = self.total.asnumpy()
+        self.kv._barrier()     # nobody pushes the next round before all have pulled
+        delta, self.seen = total - self.seen, total
+        return [float(v) for v in delta[:len(values)]]
+
+
+class HorovodSum:
+    """Sum a few numbers over all workers with Horovod's all-reduce."""
+
+    def __init__(self, hvd):
+        self.hvd = hvd
+
+    def __call__(self, values):
+        x = mx.nd.array(values, dtype='float64')
+        total = self.hvd.allreduce(x, average=False, name='vgg_gluon.metrics')
+        return [float(v) for v in total.asnumpy()]
+
+
+class Workers:
+    """Where this process stands among the workers of one training run.
+
+    rank, num_workers: 0 and 1 for a single process. allreduce: None for a
+    single process, else a function summing a list of numbers over workers.
+    """
+
+    def __init__(self, kvstore='device', rank=0, num_workers=1, allreduce=None, hvd=None):
+        self.kvstore, self.rank, self.num_workers = kvstore, rank, num_workers
+        self.allreduce, self.hvd = allreduce, hvd
+
+    @property
+    def distributed(self):
+        return self.num_workers > 1 or self.hvd is not None or not isinstance(self.kvstore, str)
+
+    def describe(self):
+        engine = 'horovod' if self.hvd is not None else getattr(self.kvstore, 'type', self.kvstore)
+        return f"worker {self.rank} of {self.num_workers} ({engine})"
+
+    def local_ctx(self, ctx):
+        """Horovod runs one process per GPU: GPU ``local_rank`` instead of GPU 0."""
+        if self.hvd is None or isinstance(ctx, list):
+            if self.hvd is not None:
+                raise ConfigError('--gpus', "with --horovod each process uses one GPU "
+                                  "(its local rank): use auto or cpu")
+            return ctx
+        return mx.gpu(self.hvd.local_rank()) if ctx.device_type == 'gpu' else ctx
+
+    def shard(self, train_iter, test_iter, batch_size):
+        """Give this worker its part of every batch; refuse batches some worker would miss.
+
+        Every worker must step on every batch (the servers wait for all), so each
+        training batch needs at least one image per worker.
+        """
+        if self.num_workers == 1:
+            return
+        n, w = train_iter.num_samples, self.num_workers
+        if batch_size < w:
+            raise ConfigError('--batch-size', f"must be at least the number of workers ({w}), "
+                              f"got {batch_size}")
+        if 0 < n % batch_size < w:
+            raise ConfigError('--batch-size', f"the last batch would hold {n % batch_size} of "
+                              f"{n} images, fewer than the {w} workers; choose a batch size "
+                              f"that divides {n} or leaves at least {w}")
+        train_iter.shard(self.rank, w)
+        test_iter.shard(self.rank, w)
+
+    def prepare(self, net, ctx, seed, image_shape):
+        """Same starting weights everywhere, then a different dropout stream per worker.
+
+        Gluon creates the weights at the first forward pass; one pass on zeros
+        creates them now, from the same seed on every worker (the kvstore
+        Trainer also broadcasts rank 0's at its first step; Horovod broadcasts
+        here).
+        """
+        if not self.distributed:
+            return
+        first = ctx[0] if isinstance(ctx, list) else ctx
+        net(mx.nd.zeros((1,) + tuple(image_shape), ctx=first))
+        if self.hvd is not None:
+            self.hvd.broadcast_parameters(net.collect_params(), root_rank=0)
+        mx.random.seed(seed + self.rank)
+
+    def trainer(self, params, optimizer, lr):
+        """The Gluon Trainer for this engine: plain, parameter server or Horovod."""
+        from mxnet import gluon
+        if self.hvd is not None:
+            # Horovod divides the gradient scale by size() (it expects each worker
+            # to step with its own batch); we step with the global batch like one
+            # process, so multiply it back: rescale = 1 / global batch.
+            return self.hvd.DistributedTrainer(params, optimizer, {
+                'learning_rate': lr, 'rescale_grad': float(self.hvd.size())})
+        if isinstance(self.kvstore, str):
+            return gluon.Trainer(params, optimizer, {'learning_rate': lr}, kvstore=self.kvstore)
+        # update_on_kvstore=True explicitly: KVStoreSum needs the servers' updater
+        # (MXNET_UPDATE_ON_KVSTORE=0 would otherwise turn it off).
+        return gluon.Trainer(params, OPTIMIZERS[optimizer](learning_rate=lr),
+                             kvstore=self.kvstore, update_on_kvstore=True)
+
+
+def _import_horovod():
+    try:
+        import horovod.mxnet as hvd
+    except ImportError as err:
+        raise ConfigError('--horovod', f"Horovod is not installed ({err}); install it with "
+                          f"scripts/setup.sh horovod") from None
+    return hvd
+
+
+def setup_workers(config):
+    """Join the run ``config`` describes; a single process needs nothing.
+
+    dist_* kvstores connect to the scheduler named by the DMLC_* environment
+    (python -m vgg_gluon.launch sets it); --horovod joins horovodrun's job.
+    """
+    if config.horovod:
+        hvd = _import_horovod()
+        hvd.init()
+        return Workers('horovod', hvd.rank(), hvd.size(), HorovodSum(hvd), hvd=hvd)
+    if not config.kvstore.startswith('dist'):
+        return Workers(config.kvstore)
+    missing = [v for v in ('DMLC_ROLE', 'DMLC_PS_ROOT_URI', 'DMLC_PS_ROOT_PORT',
+                           'DMLC_NUM_SERVER', 'DMLC_NUM_WORKER') if not os.environ.get(v)]
+    if missing:
+        raise ConfigError('--kvstore', f"{config.kvstore} needs the processes started by "
+                          f"python -m vgg_gluon.launch -n WORKERS -s SERVERS -- ... "
+                          f"({', '.join(missing)} not set)")
+    kv = mx.kv.create(config.kvstore)
+    return Workers(kv, kv.rank, kv.num_workers, KVStoreSum(kv))
