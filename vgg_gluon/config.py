@@ -36,6 +36,7 @@ class Config:
     test_samples: Optional[int] = None   # first n test images only
     quiet: bool = False             # no progress bar or start-up lines
     hybridize: bool = True          # compile the graph (static_alloc, static_shape)
+    amp: bool = False               # float16 with MXNet AMP and loss scaling (GPU only)
     extra: dict = field(default_factory=dict)  # room for later options
 
     def conv_arch(self):

@@ -75,6 +75,8 @@ def build_parser():
     p.add_argument('--quiet', action='store_true', help='no progress bar or start-up lines')
     p.add_argument('--no-hybridize', dest='hybridize', action='store_false',
                    help='run imperatively (slower; for debugging)')
+    p.add_argument('--amp', action='store_true',
+                   help='train in float16 with MXNet AMP (GPU only; about 2x on tensor cores)')
     return p
 
 
@@ -96,6 +98,37 @@ def select_ctx(gpus):
     if max(ids) >= available:
         raise ConfigError('--gpus', f"asked for GPU {max(ids)} but {available} GPU(s) are present")
     return mx.gpu(ids[0]) if len(ids) == 1 else [mx.gpu(i) for i in ids]
+
+
+def check_amp(config, ctx):
+    """``--amp`` needs a GPU: MXNet AMP's float16 kernels are GPU kernels."""
+    if config.amp and any(c.device_type != 'gpu' for c in (ctx if isinstance(ctx, list) else [ctx])):
+        raise ConfigError('--amp', "float16 training needs a GPU, but this run is on the CPU; "
+                          "drop --amp or pass --gpus 0 on a machine with a GPU")
+
+
+def build_model(config, ctx):
+    """(net, trainer) as ``run`` trains them: initialised on ``ctx``, hybridized,
+    with AMP when ``config.amp``.
+
+    Several GPUs keep one copy of the parameters each and sum the gradients
+    through the 'device' kvstore (on the GPUs, not the CPU).
+    """
+    from mxnet import gluon, init
+    from .checkpoint import build_net
+    check_amp(config, ctx)
+    if config.amp:
+        from mxnet.contrib import amp
+        amp.init()  # before the network is built: it patches the operators to float16
+    net = build_net(config)
+    net.initialize(init.Xavier(), ctx=ctx)
+    if config.hybridize:
+        net.hybridize(static_alloc=True, static_shape=True)
+    trainer = gluon.Trainer(net.collect_params(), config.optimizer, {'learning_rate': config.lr},
+                            kvstore='device')
+    if config.amp:
+        amp.init_trainer(trainer)  # dynamic loss scaling; train_ch5 sees it and scales
+    return net, trainer
 
 
 def seed_everything(seed):
@@ -133,16 +166,13 @@ def run(config):
 
     out = check_run_dir(config.out)
     ctx = select_ctx(config.gpus)
+    check_amp(config, ctx)  # before anything is loaded or written
     say = (lambda *a: None) if config.quiet else print
     seed_everything(config.seed)
     train_iter, test_iter = load_data_fashion_mnist(
         config.batch_size, resize=config.resize, root=config.data_dir,
         train_samples=config.train_samples, test_samples=config.test_samples, seed=config.seed)
-    net = build_net(config)
-    net.initialize(init.Xavier(), ctx=ctx)
-    if config.hybridize:
-        net.hybridize(static_alloc=True, static_shape=True)
-    trainer = gluon.Trainer(net.collect_params(), config.optimizer, {'learning_rate': config.lr})
+    net, trainer = build_model(config, ctx)
 
     os.makedirs(out, exist_ok=True)
     config.out = out
