@@ -107,8 +107,9 @@ def _backward(ls, trainer):
             l.backward()
         return
     from mxnet.contrib import amp
-    with amp.scale_loss(ls, trainer) as scaled:
-        autograd.backward(scaled)
+    with autograd.record():  # the scaling must be recorded too (AMP's documented pattern)
+        with amp.scale_loss(ls, trainer) as scaled:
+            autograd.backward(scaled)
 
 
 def _check_finite(loss_sum, epoch, trainer):
