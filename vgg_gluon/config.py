@@ -43,6 +43,7 @@ class Config:
     dropout: float = 0.5            # dropout after the two big dense layers (0: off)
     kvstore: str = 'device'         # Trainer kvstore; dist_* under python -m vgg_gluon.launch
     horovod: bool = False           # all-reduce with Horovod (under horovodrun)
+    amp: bool = False               # float16 with MXNet AMP and loss scaling (GPU only)
     extra: dict = field(default_factory=dict)  # room for later options
 
     def conv_arch(self):

@@ -44,7 +44,8 @@ def evaluate_accuracy(data_iter, net, ctx, allreduce=None):
         Xs, ys = _split(X, y, ctxs)
         for i, (X_part, y_part) in enumerate(zip(Xs, ys)):
             y_hat = net(X_part)
-            correct[i] += (y_hat.argmax(axis=1) == y_part.astype('float32')).sum()
+            correct[i] += (y_hat.argmax(axis=1).astype('float32', copy=False)
+                           == y_part.astype('float32')).sum()
         n += y.shape[0]
     correct = sum(c.asscalar() for c in correct)
     if allreduce is not None:
@@ -84,12 +85,13 @@ def train_ch5(net, train_iter, test_iter, batch_size, trainer, ctx, num_epochs,
             with autograd.record():
                 y_hats = [net(X_part) for X_part in Xs]
                 ls = [loss(y_hat, y_part).sum() for y_hat, y_part in zip(y_hats, ys)]
-            for l in ls:
-                l.backward()
+            _backward(ls, trainer)
             trainer.step(batch_size)
             for j, (l, y_hat, y_part) in enumerate(zip(ls, y_hats, ys)):
-                train_l_sum[j] += l
-                train_acc_sum[j] += (y_hat.argmax(axis=1) == y_part.astype('float32')).sum()
+                # astype: float16 under AMP; a no-op (no copy) in float32
+                train_l_sum[j] += l.astype('float32', copy=False)
+                train_acc_sum[j] += (y_hat.argmax(axis=1).astype('float32', copy=False)
+                                     == y_part.astype('float32')).sum()
             n += y.shape[0]
             if (i + 1) % check_every == 0:
                 _check_finite(sum(s.asscalar() for s in train_l_sum), epoch, trainer)
@@ -108,6 +110,18 @@ def train_ch5(net, train_iter, test_iter, batch_size, trainer, ctx, num_epochs,
         if on_epoch_end is not None:
             on_epoch_end(record)
     return history
+
+
+def _backward(ls, trainer):
+    """Backpropagate the losses; under AMP (``amp.init_trainer``) scaled first."""
+    if getattr(trainer, '_amp_loss_scaler', None) is None:
+        for l in ls:
+            l.backward()
+        return
+    from mxnet.contrib import amp
+    with autograd.record():  # the scaling must be recorded too (AMP's documented pattern)
+        with amp.scale_loss(ls, trainer) as scaled:
+            autograd.backward(scaled)
 
 
 def _check_finite(loss_sum, epoch, trainer):

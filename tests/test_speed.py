@@ -1,0 +1,32 @@
+"""The FLOP counter behind the benchmark's GFLOP/s, and --amp's refusal on a CPU."""
+import os
+
+from vgg_gluon import VGG11, train
+from vgg_gluon.flops import forward_flops, layer_macs, train_flops
+
+
+def test_layer_macs_match_a_hand_count_of_vgg11_ratio4_96px():
+    # channels 16, 32, 64, 64, 128, 128, 128, 128 on 96, 48, 24, 24, 12, 12, 6, 6 px
+    conv = [96 * 96 * 16 * 1 * 9, 48 * 48 * 32 * 16 * 9, 24 * 24 * 64 * 32 * 9,
+            24 * 24 * 64 * 64 * 9, 12 * 12 * 128 * 64 * 9, 12 * 12 * 128 * 128 * 9,
+            6 * 6 * 128 * 128 * 9, 6 * 6 * 128 * 128 * 9]
+    dense = [128 * 3 * 3 * 4096, 4096 * 4096, 4096 * 10]
+    macs = [m for _, m in layer_macs(VGG11, ratio=4, resize=96)]
+    assert macs == conv + dense
+    assert forward_flops(conv_arch=VGG11, ratio=4, resize=96) == 2 * sum(conv + dense)
+    # backward: two more passes, but no gradient for the input images
+    assert train_flops(conv_arch=VGG11, ratio=4, resize=96) == 2 * (3 * sum(conv + dense) - conv[0])
+
+
+def test_scale_dense_divides_the_dense_width():
+    names = dict(layer_macs(VGG11, ratio=4, resize=96, scale_dense=True))
+    assert names['dense2'] == 1024 * 1024
+
+
+def test_amp_on_cpu_is_refused_with_one_line_and_status_2(tmp_path, capsys):
+    out = tmp_path / 'run'
+    code = train.main(['--amp', '--gpus', 'cpu', '--out', str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count('\n') == 1 and '--amp' in err and 'GPU' in err
+    assert not os.path.exists(out)
