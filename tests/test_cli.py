@@ -1,0 +1,131 @@
+"""``python -m vgg_gluon.train`` end to end, and every bad input refused cleanly."""
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from vgg_gluon.train import main, parse_config
+
+QUICK = ['--ratio', '8', '--scale-dense', '--resize', '32', '--optimizer', 'adam',
+         '--lr', '0.001', '--batch-size', '64', '--train-samples', '1000',
+         '--test-samples', '500', '--epochs', '2', '--quiet']
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, '-m', 'vgg_gluon.train', *args], cwd=cwd or ROOT,
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, 'PYTHONPATH': ROOT})
+
+
+def test_defaults_are_seed_000s_recipe():
+    config = parse_config([])
+    assert (config.arch, config.ratio, config.resize, config.lr, config.batch_size,
+            config.epochs, config.optimizer) == ('vgg11', 4, 96, 0.05, 128, 5, 'sgd')
+
+
+def test_end_to_end_in_a_subprocess(tmp_path):
+    out = tmp_path / 'run'
+    proc = run_cli(*QUICK, '--out', str(out))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0] == 'training on cpu(0)'
+    assert lines[1].startswith('epoch 1, loss ') and lines[2].startswith('epoch 2, loss ')
+    assert sorted(os.listdir(out)) == ['config.json', 'metrics.jsonl', 'model.params']
+    config = json.loads((out / 'config.json').read_text())
+    assert config['ratio'] == 8 and config['train_samples'] == 1000
+    records = [json.loads(line) for line in (out / 'metrics.jsonl').read_text().splitlines()]
+    assert [r['epoch'] for r in records] == [1, 2]
+    assert records[-1]['test_acc'] > 0.3            # chance is 0.1
+    assert proc.stderr == ''                        # no progress bar when not a terminal
+
+
+def test_same_seed_same_numbers(tmp_path, capsys):
+    histories = []
+    for name in ('a', 'b', 'c'):
+        seed = '1' if name == 'c' else '0'
+        assert main(QUICK + ['--epochs', '1', '--seed', seed, '--out', str(tmp_path / name)]) == 0
+        record = json.loads((tmp_path / name / 'metrics.jsonl').read_text())
+        histories.append((record['loss'], record['train_acc'], record['test_acc']))
+    assert histories[0] == histories[1]
+    assert histories[0] != histories[2]
+
+
+BAD = [
+    (['--ratio', '0'], '--ratio: ratio must be an integer from 1 to 64'),
+    (['--ratio', '65'], '--ratio: ratio must be an integer from 1 to 64'),
+    (['--arch', '1x16,1x32,2x64,2x64,2x64', '--ratio', '17'], 'from 1 to 16'),
+    (['--ratio', 'x'], 'argument --ratio: must be a positive integer'),
+    (['--resize', '31'], '--resize: must be an integer of at least 32'),
+    (['--resize', '0'], '--resize: must be an integer of at least 32'),
+    (['--resize', '96.5'], 'argument --resize: must be an integer of at least 32'),
+    (['--lr', '0'], '--lr: must be a positive number'),
+    (['--lr', '-0.1'], '--lr: must be a positive number'),
+    (['--lr', 'nan'], '--lr: must be a positive number'),
+    (['--epochs', '0'], '--epochs: must be a positive integer'),
+    (['--batch-size', '0'], '--batch-size: must be a positive integer'),
+    (['--batch-size', '-3'], '--batch-size: must be a positive integer'),
+    (['--arch', 'vgg99'], "--arch: unknown architecture 'vgg99': choose one of vgg11"),
+    (['--optimizer', 'rmsprop'], "argument --optimizer: invalid choice: 'rmsprop'"),
+    (['--gpus', '3'], '--gpus: asked for GPU 3'),
+    (['--gpus', 'x'], '--gpus: must be auto, cpu or distinct GPU ids'),
+    (['--data-dir', '/nonexistent'], '--data-dir: data directory /nonexistent does not exist'),
+    (['--train-samples', '60001'], '--train-samples: must be from 1 to 60000'),
+    (['--test-samples', '10001'], '--test-samples: must be from 1 to 10000'),
+    (['--train-samples', '0'], '--train-samples: must be a positive integer'),
+]
+
+
+@pytest.mark.parametrize('args, message', BAD, ids=[' '.join(a) for a, _ in BAD])
+def test_bad_input_is_one_line_and_status_2(args, message, tmp_path, capsys):
+    out = tmp_path / 'run'
+    try:
+        status = main(args + ['--out', str(out)])
+    except SystemExit as exit:                      # argparse's own errors
+        status = exit.code
+    err = capsys.readouterr().err
+    assert status == 2
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert err.startswith('python -m vgg_gluon.train: error: ')
+    assert not out.exists()                         # nothing written
+
+
+def test_bad_data_dirs_in_a_subprocess(fmnist_dir, tmp_path):
+    """Missing files and a corrupt IDX file: one line, status 2, no traceback."""
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    proc = run_cli('--data-dir', str(empty), '--out', str(tmp_path / 'r1'))
+    assert proc.returncode == 2 and 'lacks train-images-idx3-ubyte' in proc.stderr
+    corrupt = tmp_path / 'corrupt'
+    shutil.copytree(fmnist_dir, corrupt)
+    labels = corrupt / 't10k-labels-idx1-ubyte.gz'
+    with gzip.open(labels) as f:
+        content = f.read()
+    labels.write_bytes(gzip.compress(content[:-10]))
+    proc = run_cli('--data-dir', str(corrupt), '--out', str(tmp_path / 'r2'))
+    assert proc.returncode == 2 and proc.stdout == ''
+    assert proc.stderr.count('\n') == 1 and 'Traceback' not in proc.stderr
+    assert str(labels) in proc.stderr and 'truncated' in proc.stderr
+    assert not (tmp_path / 'r2').exists()
+
+
+def test_existing_run_directory_is_not_overwritten(tmp_path, capsys):
+    out = tmp_path / 'run'
+    out.mkdir()
+    (out / 'metrics.jsonl').write_text('precious\n')
+    assert main(QUICK + ['--out', str(out)]) == 2
+    assert 'already exists and is not empty' in capsys.readouterr().err
+    assert (out / 'metrics.jsonl').read_text() == 'precious\n'
+
+
+def test_divergence_exits_1_with_a_hint(tmp_path):
+    proc = run_cli('--ratio', '8', '--scale-dense', '--resize', '32', '--lr', '1e6', '--epochs', '1',
+                   '--train-samples', '256', '--test-samples', '64', '--quiet',
+                   '--out', str(tmp_path / 'run'))
+    assert proc.returncode == 1
+    assert 'lower the learning rate (--lr, now 1e+06)' in proc.stderr
+    assert 'Traceback' not in proc.stderr
