@@ -1,6 +1,7 @@
 """``python -m vgg_gluon.train``: train VGG on Fashion-MNIST with the book's loop.
 
     python -m vgg_gluon.train --ratio 4 --resize 96        # seed 000's recipe
+    python -m vgg_gluon.train --recipe d2l-en --epochs 2   # a recipe by name, one flag overridden
 
 Flow: parse flags -> Config -> validate -> data -> model -> train_ch5 ->
 config.json, metrics.jsonl and model.params in the run directory. Bad input exits with
@@ -18,6 +19,7 @@ from . import _threads
 from .arch import ARCHS
 from .config import Config, ConfigError, parse_gpus
 from .data import DataError
+from .recipes import RECIPES, describe
 
 PROG = 'python -m vgg_gluon.train'
 
@@ -75,13 +77,42 @@ def build_parser():
     p.add_argument('--quiet', action='store_true', help='no progress bar or start-up lines')
     p.add_argument('--no-hybridize', dest='hybridize', action='store_false',
                    help='run imperatively (slower; for debugging)')
+    p.add_argument('--recipe', choices=tuple(RECIPES), default=None,
+                   help='a seed system\'s recipe by name (flags given as well override it)')
+    p.add_argument('--list-recipes', action=_ListRecipes, help='print the recipes and exit')
     return p
+
+
+class _ListRecipes(argparse.Action):
+    """--list-recipes: print every recipe with its source, exit 0 (like --version)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print('\n'.join(describe(r) for r in RECIPES.values()))
+        parser.exit(0)
+
+
+def _explicit_flags(argv):
+    """The settings given on the command line, without argparse's defaults."""
+    p = build_parser()
+    for action in p._actions:  # not set_defaults: that would set them all on the namespace
+        action.default = argparse.SUPPRESS
+    return vars(p.parse_args(argv))
 
 
 def parse_config(argv=None):
     """Flags -> validated Config (ConfigError on a value out of range)."""
-    args = build_parser().parse_args(argv)
-    return Config(**vars(args)).validate()
+    args = vars(build_parser().parse_args(argv))
+    name = args.pop('recipe')
+    if name is not None:  # the recipe over the defaults, explicit flags over the recipe
+        explicit = _explicit_flags(argv)
+        explicit.pop('recipe')
+        args.update(RECIPES[name].settings, **explicit)
+        args['extra'] = {'recipe': name,
+                         'overrides': sorted(k for k in explicit if k in RECIPES[name].settings)}
+    return Config(**args).validate()
 
 
 def select_ctx(gpus):
@@ -173,6 +204,11 @@ def main(argv=None):
     from .loop import TrainingDiverged
     try:
         config = parse_config(argv)
+        if config.extra.get('recipe') and not config.quiet:
+            print(describe(RECIPES[config.extra['recipe']]))
+            if config.extra['overrides']:
+                print('  overridden by flags:', ', '.join(
+                    f"{k}={getattr(config, k)}" for k in config.extra['overrides']))
         run(config)
     except ConfigError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
