@@ -11,7 +11,6 @@ must agree with the saved value, except these:
     --gpus       the devices (the numbers then match only up to rounding)
     --quiet      output only
 """
-import argparse
 import os
 from dataclasses import dataclass, field
 
@@ -37,16 +36,6 @@ def _flag(dest):
     return '--' + dest.replace('_', '-')
 
 
-def explicit_flags(argv):
-    """Only the flags written on the command line, as {dest: value}."""
-    from .train import build_parser
-    parser = build_parser()
-    for action in parser._actions:
-        if action.dest != 'help':
-            action.default = argparse.SUPPRESS
-    return vars(parser.parse_args(argv))
-
-
 def prepare(argv):
     """(config, Resume) for ``--resume RUN_DIR`` and the flags beside it.
 
@@ -54,8 +43,12 @@ def prepare(argv):
     that conflicts with the run; CheckpointError for a run directory that
     cannot be trusted.
     """
-    given = explicit_flags(argv)
+    from .train import _explicit_flags
+    given = _explicit_flags(argv)
     run_dir = given.pop('resume')
+    if 'recipe' in given:
+        raise ConfigError('--recipe', f"a resumed run keeps the settings it was started with; "
+                                      f"drop --recipe {given['recipe']}")
     if not os.path.isdir(run_dir):
         raise CheckpointError(f"{run_dir} is not a directory", flag='--resume')
     config = load_config(run_dir)          # config.json must be sound in any case

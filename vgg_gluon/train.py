@@ -2,6 +2,7 @@
 
     python -m vgg_gluon.train --ratio 4 --resize 96        # seed 000's recipe
     python -m vgg_gluon.train --resume runs/20261123-0930  # go on after a stop
+    python -m vgg_gluon.train --recipe d2l-en --epochs 2   # a recipe by name, one flag overridden
 
 Flow: parse flags -> Config -> validate -> data -> model -> train_ch5 ->
 config.json, metrics.jsonl, model.params and a checkpoint after every epoch in the
@@ -21,6 +22,7 @@ from . import _threads
 from .arch import ARCH_NAMES
 from .config import KVSTORES, Config, ConfigError, parse_gpus
 from .data import DataError
+from .recipes import RECIPES, describe
 
 PROG = 'python -m vgg_gluon.train'
 
@@ -104,13 +106,42 @@ def build_parser():
                    help='all-reduce with Horovod (run under horovodrun)')
     p.add_argument('--amp', action='store_true',
                    help='train in float16 with MXNet AMP (GPU only; about 2x on tensor cores)')
+    p.add_argument('--recipe', choices=tuple(RECIPES), default=None,
+                   help='a seed system\'s recipe by name (flags given as well override it)')
+    p.add_argument('--list-recipes', action=_ListRecipes, help='print the recipes and exit')
     return p
+
+
+class _ListRecipes(argparse.Action):
+    """--list-recipes: print every recipe with its source, exit 0 (like --version)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print('\n'.join(describe(r) for r in RECIPES.values()))
+        parser.exit(0)
+
+
+def _explicit_flags(argv):
+    """The settings given on the command line, without argparse's defaults."""
+    p = build_parser()
+    for action in p._actions:  # not set_defaults: that would set them all on the namespace
+        action.default = argparse.SUPPRESS
+    return vars(p.parse_args(argv))
 
 
 def parse_config(argv=None):
     """Flags -> validated Config (ConfigError on a value out of range)."""
     args = vars(build_parser().parse_args(argv))
     args.pop('resume', None)  # resume.prepare handles --resume
+    name = args.pop('recipe')
+    if name is not None:  # the recipe over the defaults, explicit flags over the recipe
+        explicit = _explicit_flags(argv)
+        explicit.pop('recipe')
+        args.update(RECIPES[name].settings, **explicit)
+        args['extra'] = {'recipe': name,
+                         'overrides': sorted(k for k in explicit if k in RECIPES[name].settings)}
     return Config(**args).validate()
 
 
@@ -281,6 +312,11 @@ def main(argv=None):
         with stop_on_signals():
             if build_parser().parse_args(argv).resume is None:
                 config, resume = parse_config(argv), None
+                if config.extra.get('recipe') and not config.quiet:
+                    print(describe(RECIPES[config.extra['recipe']]))
+                    if config.extra['overrides']:
+                        print('  overridden by flags:', ', '.join(
+                            f"{k}={getattr(config, k)}" for k in config.extra['overrides']))
             else:
                 from .resume import prepare
                 config, resume = prepare(argv)

@@ -1,0 +1,85 @@
+"""The seed systems' training recipes, by name, with where each comes from.
+
+    python -m vgg_gluon.train --recipe seed002      # flags given as well override it
+
+A recipe is a set of Config fields; ``settings`` names only what the source
+fixes, everything else keeps Config's default. ``log`` is the epoch log the
+source itself printed (None when it shows none), quoted so that notebooks
+and the README can set a run beside it.
+"""
+import re
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+DEFAULT = 'seed000'
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    source: str                     # where the recipe comes from
+    settings: dict                  # Config field -> value
+    note: str = ''                  # what differs from the source, if anything
+    log: Optional[Tuple[str, ...]] = field(default=None)  # the source's own epoch lines
+
+
+RECIPES = {r.name: r for r in (
+    Recipe(
+        'seed000',
+        "seed 000 (blog post on the d2lzh VGG chapter, MXNet Gluon, run on a GPU): "
+        "small_conv_arch with ratio 4, resize 96, SGD lr 0.05, batch 128, 5 epochs, Xavier",
+        dict(arch='vgg11', ratio=4, scale_dense=False, resize=96, epochs=5, lr=0.05,
+             batch_size=128, optimizer='sgd'),
+        log=('epoch 1, loss 1.2532, train acc 0.554, test acc 0.792, time 53.6 sec',
+             'epoch 2, loss 0.4949, train acc 0.818, test acc 0.841, time 51.4 sec',
+             'epoch 3, loss 0.3940, train acc 0.856, test acc 0.871, time 51.4 sec',
+             'epoch 4, loss 0.3464, train acc 0.873, test acc 0.883, time 51.5 sec',
+             'epoch 5, loss 0.3153, train acc 0.884, test acc 0.890, time 51.5 sec')),
+    Recipe(
+        'seed002',
+        "seed 002 (blog post on the d2l PyTorch port's VGG chapter): ratio 8 for the conv "
+        "channels and the 4096-unit dense layers, resize 224, Adam lr 0.001, batch 64, 5 epochs",
+        dict(arch='vgg11', ratio=8, scale_dense=True, resize=224, epochs=5, lr=0.001,
+             batch_size=64, optimizer='adam'),
+        note="the source is PyTorch (default Kaiming-uniform init); here Gluon with Xavier"),
+    Recipe(
+        'd2l-en',
+        "d2l-en, MXNet edition, chapter 'Networks Using Blocks (VGG)': ratio 4, "
+        "resize 224, SGD lr 0.05, batch 128, 10 epochs",
+        dict(arch='vgg11', ratio=4, scale_dense=False, resize=224, epochs=10, lr=0.05,
+             batch_size=128, optimizer='sgd')),
+)}
+
+
+def get_recipe(name):
+    """The recipe called ``name``; KeyError naming the valid ones otherwise."""
+    try:
+        return RECIPES[name]
+    except KeyError:
+        raise KeyError(f"unknown recipe {name!r}: choose one of {', '.join(RECIPES)}") from None
+
+
+def describe(recipe):
+    """One printable paragraph: name, settings, source."""
+    settings = ', '.join(f'{k}={v}' for k, v in recipe.settings.items())
+    text = f"recipe {recipe.name}: {settings}\n  from {recipe.source}"
+    if recipe.note:
+        text += f"\n  note: {recipe.note}"
+    return text
+
+
+_LINE = re.compile(r'epoch (\d+), loss ([\d.naif]+), train acc ([\d.]+), '
+                   r'test acc ([\d.]+), time ([\d.]+) sec')
+
+
+def parse_log_line(line):
+    """'epoch 1, loss 1.2532, train acc 0.554, ...' -> {'epoch': 1, 'loss': 1.2532, ...}.
+
+    The book's line format (``train_ch5``); ValueError for anything else.
+    """
+    match = _LINE.search(line)
+    if match is None:
+        raise ValueError(f"not a train_ch5 epoch line: {line!r}")
+    epoch, *values = match.groups()
+    return dict(zip(('epoch', 'loss', 'train_acc', 'test_acc', 'time'),
+                    [int(epoch)] + [float(v) for v in values]))
