@@ -234,13 +234,16 @@ class CheckpointWriter:
         params = f'{CHECKPOINT_DIR}/epoch-{epoch:04d}.params'
         states = f'{CHECKPOINT_DIR}/epoch-{epoch:04d}.states'
         atomic_write(os.path.join(self.run_dir, params), net.save_parameters)
-        atomic_write(os.path.join(self.run_dir, states), trainer.save_states)
+        if _states_are_local(trainer):
+            atomic_write(os.path.join(self.run_dir, states), trainer.save_states)
+        else:
+            states = None  # kept by the parameter servers: no worker can save them
         history = self.history + [record]
         manifest = {
             'format': FORMAT, 'format_version': FORMAT_VERSION, 'epoch': epoch,
             'files': {'params': params, 'states': states},
             'digests': {name: file_digest(os.path.join(self.run_dir, name))
-                        for name in (params, states)},
+                        for name in (params, states) if name is not None},
             'config': self.config.to_dict(), 'metrics': history, 'rng': rng_state(),
             'resumes': self.resumes,
         }
@@ -258,11 +261,18 @@ class CheckpointWriter:
                           ''.join(json.dumps(r) + '\n' for r in manifest['metrics']))
         atomic_write_text(os.path.join(run_dir, 'config.json'),
                           json.dumps(manifest['config'], indent=2))
-        keep = set(manifest['files'].values())
+        keep = {name for name in manifest['files'].values() if name is not None}
         ckpt_dir = os.path.join(run_dir, CHECKPOINT_DIR)
         for name in os.listdir(ckpt_dir):  # older epochs, and temporaries of killed runs
             if f'{CHECKPOINT_DIR}/{name}' not in keep:
                 os.remove(os.path.join(ckpt_dir, name))
+
+
+def _states_are_local(trainer):
+    """False when the optimizer runs on parameter servers (dist_* kvstore with
+    update_on_kvstore): MXNet cannot save their states from a worker."""
+    kv = trainer._kvstore
+    return not (kv is not None and 'dist' in kv.type and trainer._update_on_kvstore)
 
 
 def _all_finite(net):
@@ -300,6 +310,8 @@ def read_checkpoint(run_dir):
         config_from_dict(manifest['config'], path)
         for key in ('params', 'states'):
             name = files[key]
+            if name is None and key == 'states':
+                continue  # a parameter-server run (see _states_are_local)
             expected = digests[name]
             _check_file(run_dir, name, expected['size'], expected['sha256'])
         if not isinstance(epoch, int) or len(metrics) != epoch:
@@ -371,6 +383,10 @@ def load_model(run_dir, ctx=None, arch=None, ratio=None):
 def restore(run_dir, manifest, net, trainer, config, ctx):
     """Load a verified checkpoint's parameters, optimizer and random states."""
     load_params(net, params_path(run_dir, manifest), config, ctx)
+    if manifest['files']['states'] is None:
+        raise CheckpointError(f"{run_dir} was trained with a parameter server, which keeps the "
+                              f"optimizer states on the servers: it cannot be resumed exactly",
+                              flag='--resume')
     states = os.path.join(run_dir, manifest['files']['states'])
     try:
         trainer.load_states(states)

@@ -164,10 +164,12 @@ class Workers:
         Trainer also broadcasts rank 0's at its first step; Horovod broadcasts
         here).
         """
+        first = ctx[0] if isinstance(ctx, list) else ctx
+        # Always, one process too: the weights are then drawn right after
+        # seed_everything, not at the first batch, after the per-epoch reseed.
+        net(mx.nd.zeros((1,) + tuple(image_shape), ctx=first))
         if not self.distributed:
             return
-        first = ctx[0] if isinstance(ctx, list) else ctx
-        net(mx.nd.zeros((1,) + tuple(image_shape), ctx=first))
         if self.hvd is not None:
             self.hvd.broadcast_parameters(net.collect_params(), root_rank=0)
         mx.random.seed(seed + self.rank)
@@ -179,6 +181,9 @@ class Workers:
             # Horovod divides the gradient scale by size() (it expects each worker
             # to step with its own batch); we step with the global batch like one
             # process, so multiply it back: rescale = 1 / global batch.
+            # Horovod sorts what it is given: a dict (by name: every rank builds
+            # the same network in a fresh process, so the names agree), not a list.
+            params = {p.name: p for p in params} if isinstance(params, list) else params
             return self.hvd.DistributedTrainer(params, optimizer, {
                 'learning_rate': lr, 'rescale_grad': float(self.hvd.size())})
         if isinstance(self.kvstore, str):
