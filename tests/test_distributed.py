@@ -5,6 +5,7 @@ Fashion-MNIST slice once in one process and once with 2 workers, and compare
 the final parameters and the reduced metrics.
 """
 import json
+import importlib.util
 import os
 import re
 import shlex
@@ -223,8 +224,14 @@ def test_readme_launch_example_parses():
 # ---- loopback runs -------------------------------------------------------------
 
 def test_dist_sync_two_workers_match_one_process(single, tmp_path):
-    out = str(tmp_path / 'dist')
-    result = _run(LAUNCH + [PY, *TRAIN, '--kvstore', 'dist_sync', '--out', out])
+    for attempt in range(3):
+        out = str(tmp_path / f'dist{attempt}')
+        result = _run(LAUNCH + [PY, *TRAIN, '--kvstore', 'dist_sync', '--out', out])
+        # MXNet 1.9's parameter server sometimes aborts at start-up with "Check
+        # failed: !stored.is_none(): init 0 first" (a race inside ps-lite, seen
+        # here in about one run of five; README, Known limits): start again.
+        if not (result.returncode == 134 and 'first' in result.stdout and 'init' in result.stdout):
+            break
     assert result.returncode == 0, result.stdout + result.stderr
     _assert_same_training(single, out)
     # only rank 0 prints the book's lines
@@ -233,9 +240,11 @@ def test_dist_sync_two_workers_match_one_process(single, tmp_path):
 
 
 def _horovodrun():
-    try:
-        import horovod.mxnet  # noqa: F401
-    except ImportError:
+    # Looked up, not imported: importing horovod.mxnet exposes libmxnet's own
+    # libjpeg to the whole process, and Pillow's JPEG codec then fails in
+    # every later test ("broken data stream when writing image file").
+    if importlib.util.find_spec('horovod') is None or not os.path.exists(os.path.join(
+            os.path.dirname(importlib.util.find_spec('horovod').origin), 'mxnet')):
         return None
     path = os.path.join(os.path.dirname(PY), 'horovodrun')
     return path if os.path.exists(path) else None
