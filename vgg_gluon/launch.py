@@ -22,6 +22,8 @@ import sys
 import threading
 import time
 
+from .train import _Parser  # one-line usage errors, exit status 2
+
 PROG = 'python -m vgg_gluon.launch'
 LOOPBACK = '127.0.0.1'
 DEFAULT_REMOTE_PORT = 9091
@@ -37,11 +39,6 @@ class LaunchError(ValueError):
         self.flag = flag
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with one-line usage errors and exit status 2."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _positive(text):

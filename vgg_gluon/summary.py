@@ -243,14 +243,11 @@ def format_table(table):
     return '\n'.join(lines)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def build_parser():
     from .arch import ARCH_NAMES
-    from .train import _int_arg
+    from .train import _Parser, _int_arg
     p = _Parser(prog=PROG, description=__doc__.split('\n')[0],
                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('--arch', default='vgg11',

@@ -279,12 +279,9 @@ def main(argv=None):
         except Exception as err:  # MXNetError, AssertionError: a params file of another net
             raise ConfigError('RUN_DIR', f"{args.run_dir}/model.params does not fit its "
                                          f"config.json ({str(err).splitlines()[0]})") from None
-    except ConfigError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
-    except DataError as err:
-        print(f"{PROG}: error: {err.flag}: {err}", file=sys.stderr)
-        return 2
+    except (ConfigError, DataError) as err:
+        from ._cli import fail
+        return fail(PROG, err)
     net.hybridize()
     results = evaluate_views(net, test_iter.images, config.resize, scales,
                              crop_grid=args.crop_grid, batch_size=args.batch_size,
