@@ -7,7 +7,8 @@
 Same recipe for every system: VGG-11 with channels / 4, 96-pixel Fashion-MNIST
 images, batch 128, SGD lr 0.05, Xavier init. Systems:
 
-  reference  the seed's network (``nn.Sequential``, not hybridized) trained by
+  reference  seed 000's code as the book runs it (``seed000.py``): the seed's
+             network (``nn.Sequential``, not hybridized) trained by
              ``d2lzh.train_ch5``, data as d2lzh loads it (per-image ``Resize`` +
              ``ToTensor`` in a ``DataLoader`` with 4 workers), MXNet's default
              settings (``OMP_NUM_THREADS`` unset in its process);
@@ -26,7 +27,6 @@ with a GPU the vgg_gluon system also runs there (float32 and AMP float16),
 as does torch when it has CUDA.
 """
 import argparse
-import gzip
 import json
 import os
 import statistics
@@ -35,31 +35,16 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# the reference and torch workers must not import vgg_gluon (it sets OMP_NUM_THREADS)
+# nor mxnet (torch): seed000 reads the IDX files with numpy only
+from _args import Parser, at_least  # noqa: E402
+from seed000 import CONV_ARCH as SEED_CONV_ARCH, read_fashion_mnist_numpy  # noqa: E402
+
 RECIPE = dict(arch='vgg11', ratio=4, resize=96, batch_size=128, lr=0.05)
-SEED_CONV_ARCH = ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))
 
 
 # ---------------------------------------------------------------- helpers
-
-def read_fashion_mnist_numpy(split):
-    """(images (n, 28, 28) uint8, labels (n,) int32) with numpy only.
-
-    The reference and torch processes must not import vgg_gluon (it sets
-    OMP_NUM_THREADS) nor mxnet (torch), so they read the IDX files here.
-    """
-    import numpy as np
-    directory = next(d for d in (os.environ.get('VGG_GLUON_DATA'),
-                                 os.path.expanduser('~/.mxnet/datasets/fashion-mnist'),
-                                 '/usr/share/datasets/fashion-mnist')
-                     if d and os.path.exists(os.path.join(d, 't10k-labels-idx1-ubyte.gz')))
-    prefix = 'train' if split == 'train' else 't10k'
-
-    def load(name, offset):
-        with gzip.open(os.path.join(directory, f'{prefix}-{name}.gz')) as f:
-            return np.frombuffer(f.read(), dtype=np.uint8, offset=offset)
-    images = load('images-idx3-ubyte', 16).reshape(-1, 28, 28)
-    return images, load('labels-idx1-ubyte', 8).astype(np.int32)
-
 
 class Stamped:
     """The first ``num_batches`` batches of ``batches``; stamps the time before each.
@@ -105,43 +90,13 @@ def worker_reference(args):
     import io
     import d2lzh as d2l
     import mxnet as mx
-    from mxnet import gluon, init, nd
-    from mxnet.gluon import data as gdata, nn
-
-    # the seed's network, verbatim
-    def vgg_block(num_convs, num_channels):
-        blk = nn.Sequential()
-        for _ in range(num_convs):
-            blk.add(nn.Conv2D(num_channels, kernel_size=3, padding=1, activation='relu'))
-        blk.add(nn.MaxPool2D(pool_size=2, strides=2))
-        return blk
-
-    def vgg(conv_arch):
-        net = nn.Sequential()
-        for (num_convs, num_channels) in conv_arch:
-            net.add(vgg_block(num_convs, num_channels))
-        net.add(nn.Dense(4096, activation='relu'), nn.Dropout(0.5),
-                nn.Dense(4096, activation='relu'), nn.Dropout(0.5),
-                nn.Dense(10))
-        return net
+    from mxnet import gluon, init
+    from seed000 import d2lzh_loaders, seed_net
 
     ctx = mx.gpu() if args.device == 'gpu' else mx.cpu()
     bs = RECIPE['batch_size']
-    # d2lzh.load_data_fashion_mnist, with the files read locally (its download
-    # host is unreachable): the same dataset types (uint8 NDArray images,
-    # int32 labels) and the same transforms and loader.
-    transformer = gdata.vision.transforms.Compose([
-        gdata.vision.transforms.Resize(RECIPE['resize']), gdata.vision.transforms.ToTensor()])
-    loaders = []
-    for split, shuffle in (('train', True), ('test', False)):
-        images, labels = read_fashion_mnist_numpy(split)
-        dataset = gdata.ArrayDataset(nd.array(images[..., None], dtype='uint8'), labels)
-        loaders.append(gdata.DataLoader(dataset.transform_first(transformer), bs,
-                                        shuffle=shuffle, num_workers=4))
-    train_loader, test_loader = loaders
-
-    ratio = RECIPE['ratio']
-    net = vgg([(pair[0], pair[1] // ratio) for pair in SEED_CONV_ARCH])
+    train_loader, test_loader = d2lzh_loaders(bs, RECIPE['resize'])
+    net = seed_net(RECIPE['ratio'])
     net.initialize(ctx=ctx, init=init.Xavier())
     trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': RECIPE['lr']})
     train_iter = Stamped(train_loader, args.warmup + args.steps, args.warmup, mx.nd.waitall)
@@ -316,10 +271,13 @@ def torch_has_cuda():
     return out.stdout.strip() == 'True'
 
 
-def run_worker(system, args):
-    """Run one system in a fresh process; its JSON result (or {'error': ...})."""
+def run_worker(system, args, extra_env=None):
+    """Run one system in a fresh process; its JSON result (or {'error': ...}).
+
+    ``extra_env`` (name -> value) is added to the worker's environment.
+    """
     name, _, variant = system.partition(':')
-    env = dict(os.environ)
+    env = dict(os.environ, **(extra_env or {}))
     if name == 'reference':
         env.pop('OMP_NUM_THREADS', None)  # MXNet's default: half the processors
     cmd = [sys.executable, os.path.abspath(__file__), '--worker', name,
@@ -397,13 +355,13 @@ def print_table(report):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p = Parser(description=__doc__.split('\n')[0])
     p.add_argument('--quick', action='store_true', help='2 rounds of short runs (< 5 min, 2 cores)')
-    p.add_argument('--rounds', type=int, default=None, help='interleaved rounds (default 3; quick 2)')
-    p.add_argument('--steps', type=int, default=None, help='timed batches per run (default 20; quick 6)')
-    p.add_argument('--warmup', type=int, default=None, help='untimed batches first (default 4; quick 2)')
-    p.add_argument('--eval-batches', type=int, default=None, help='test batches timed (default 20; quick 8)')
-    p.add_argument('--gemm-n', type=int, default=2048, help='GEMM side for the peak')
+    p.add_argument('--rounds', type=at_least(1), default=None, help='interleaved rounds (default 3; quick 2)')
+    p.add_argument('--steps', type=at_least(1), default=None, help='timed batches per run (default 20; quick 6)')
+    p.add_argument('--warmup', type=at_least(1), default=None, help='untimed batches first (default 4)')
+    p.add_argument('--eval-batches', type=at_least(1), default=None, help='test batches timed (default 20; quick 8)')
+    p.add_argument('--gemm-n', type=at_least(64), default=2048, help='GEMM side for the peak')
     p.add_argument('--systems', default='reference,vgg_gluon,torch,gemm',
                    help='comma-separated subset of reference,vgg_gluon,torch,gemm')
     p.add_argument('--json', action='store_true', help='print one JSON object instead of a table')
@@ -411,7 +369,9 @@ def main(argv=None):
     p.add_argument('--device', default='cpu', help=argparse.SUPPRESS)
     p.add_argument('--amp', action='store_true', help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    defaults = dict(rounds=(2, 3), steps=(6, 20), warmup=(2, 4), eval_batches=(8, 20))
+    # warm-up 4 in both: the first steps pay oneDNN primitive creation and page
+    # faults on fresh buffers (a 75 MB reorder takes 12x its steady time at step 1)
+    defaults = dict(rounds=(2, 3), steps=(6, 20), warmup=(4, 4), eval_batches=(8, 20))
     for name, (quick, full) in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else full)

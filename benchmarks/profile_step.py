@@ -1,35 +1,44 @@
-"""Where a training step's time goes: MXNet's profiler, one row per operator.
+"""Where a training step's time goes: one row per operator, or per oneDNN primitive.
 
-    python benchmarks/profile_step.py            # VGG-11/4, 96 px, batch 128, 4 steps
+    python benchmarks/profile_step.py            # MXNet's profiler: VGG-11/4, 96 px, batch 128
+    python benchmarks/profile_step.py --dnnl     # oneDNN's own timings, one row per kernel call
 
-Runs ``train.build_model``'s network and trainer on a synthetic batch with
-op bulking switched off (``MXNET_EXEC_BULK_EXEC_TRAIN=0``, set here before
-mxnet loads) so that every operator is timed on its own; bulking changes the
-scheduling, not the kernels.
+Runs ``train.build_model``'s network and trainer on a synthetic batch (the
+kernels do not care what the pixels are). The default view switches op
+bulking off (``MXNET_EXEC_BULK_EXEC_TRAIN=0``, set here before mxnet loads)
+so that every operator is timed on its own; bulking changes the scheduling,
+not the kernels. ``--dnnl`` reruns the steps in a child process with
+``DNNL_VERBOSE=1`` and sums oneDNN's reported time per primitive (kind,
+implementation, pass, shape) over the timed steps: which kernel oneDNN picked
+for each layer, what it cost, and the GFLOP/s each convolution and dense
+layer attains.
 """
 import argparse
+import collections
 import os
+import re
+import subprocess
 import sys
 import time
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 os.environ.setdefault('MXNET_EXEC_BULK_EXEC_TRAIN', '0')
 os.environ.setdefault('MXNET_EXEC_BULK_EXEC_INFERENCE', '0')
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
 
-import vgg_gluon  # noqa: E402,F401  (thread settings before mxnet loads)
-import mxnet as mx  # noqa: E402
-import numpy as np  # noqa: E402
-from mxnet import autograd, gluon  # noqa: E402
-from vgg_gluon import train  # noqa: E402
+from _args import Parser, at_least  # noqa: E402
+
+WARMUP = 4  # the first steps pay primitive creation and page faults on fresh buffers
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--steps', type=int, default=4)
-    p.add_argument('--ratio', type=int, default=4)
-    p.add_argument('--resize', type=int, default=96)
-    p.add_argument('--batch-size', type=int, default=128)
-    args = p.parse_args(argv)
+def build(args):
+    """A step function of train.build_model's network on one synthetic batch."""
+    import vgg_gluon  # noqa: F401  (thread settings before mxnet loads)
+    import mxnet as mx
+    import numpy as np
+    from mxnet import autograd, gluon
+    from vgg_gluon import train
     config = train.parse_config(['--ratio', str(args.ratio), '--resize', str(args.resize),
                                  '--batch-size', str(args.batch_size), '--gpus', 'cpu'])
     train.seed_everything(0)
@@ -45,8 +54,15 @@ def main(argv=None):
         l.backward()
         trainer.step(args.batch_size)
         mx.nd.waitall()
+    return step
 
-    for _ in range(2):  # warm-up: graph and oneDNN primitives
+
+def operators(args):
+    """MXNet's profiler, aggregated per operator."""
+    import json
+    import mxnet as mx
+    step = build(args)
+    for _ in range(WARMUP):
         step()
     mx.profiler.set_config(profile_imperative=True, profile_symbolic=True, aggregate_stats=True)
     mx.profiler.set_state('run')
@@ -55,10 +71,8 @@ def main(argv=None):
         step()
     wall = (time.perf_counter() - start) / args.steps
     mx.profiler.set_state('stop')
-    table = mx.profiler.dumps(format='json')
+    ops = json.loads(mx.profiler.dumps(format='json')).get('Time', {}).get('operator', {})
     mx.profiler.dumps(reset=True)
-    import json
-    ops = json.loads(table).get('Time', {}).get('operator', {})
     total = sum(v['Total'] for v in ops.values())
     print(f"{args.steps} steps, {wall:.2f} s each (profiled, unbulked); "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
@@ -66,6 +80,77 @@ def main(argv=None):
     for name, v in sorted(ops.items(), key=lambda kv: -kv[1]['Total']):
         if v['Total'] / total >= 0.002:
             print(f"{name:<28}{v['Total'] / args.steps:>9.1f}{100 * v['Total'] / total:>7.1f}%")
+
+
+def primitive_flops(kind, shape):
+    """FLOPs of one convolution or inner-product call from oneDNN's shape string."""
+    d = {k: int(v) for k, v in re.findall(r'([a-z]+)(\d+)', shape)}
+    if kind == 'convolution':
+        return 2 * d['mb'] * d['ic'] * d['oc'] * d['oh'] * d['ow'] * d['kh'] * d['kw']
+    if kind == 'inner_product':
+        return 2 * d['mb'] * d['ic'] * d['oc']
+    return None
+
+
+def primitives(args):
+    """oneDNN's verbose log of the child's timed steps, summed per primitive."""
+    import vgg_gluon  # noqa: F401  (OMP_NUM_THREADS for the child, as in training)
+    cmd = [sys.executable, os.path.abspath(__file__), '--dnnl-child', '--steps', str(args.steps),
+           '--ratio', str(args.ratio), '--resize', str(args.resize),
+           '--batch-size', str(args.batch_size)]
+    env = dict(os.environ, DNNL_VERBOSE='1', MKLDNN_VERBOSE='1')
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise SystemExit(f"profile_step.py: the child failed: {proc.stderr.strip()[-300:]}")
+    calls = [line.split(',') for line in proc.stdout.splitlines()
+             if line.startswith('dnnl_verbose,exec')]
+    # a step starts at the first convolution's forward pass (the 1-channel input)
+    starts = [i for i, f in enumerate(calls)
+              if f[3] == 'convolution' and f[5] == 'forward_training' and '_ic1oc' in f[-2]]
+    timed_calls = calls[starts[-args.steps]:]
+    wall = float(proc.stdout.rsplit('wall ', 1)[1].split()[0])
+    rows, count = collections.Counter(), collections.Counter()
+    for f in timed_calls:
+        kind, impl, pass_, shape, ms = f[3], f[4], f[5], f[-2], float(f[-1])
+        shape = shape if kind in ('convolution', 'inner_product') else shape.split('_')[0]
+        key = (kind, impl, pass_ if pass_ != 'undef' else '', shape)
+        rows[key] += ms / args.steps
+        count[key] += 1
+    total = sum(rows.values())
+    print(f"{args.steps} steps after {WARMUP} warm-up, {wall * 1000:.0f} ms each; oneDNN kernels "
+          f"{total:.0f} ms ({100 * total / wall / 1000:.0f} %); "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
+    print(f"{'ms/step':>8}{'share':>7}{'GFLOP/s':>9}  {'kind':<14}{'implementation':<15}"
+          f"{'pass':<17}shape")
+    for key, ms in rows.most_common():
+        if ms / total < 0.002:
+            continue
+        flops = primitive_flops(key[0], key[3])
+        rate = f"{flops * count[key] / args.steps / ms / 1e6:.1f}" if flops else ''
+        print(f"{ms:>8.1f}{100 * ms / total:>6.1f}%{rate:>9}  {key[0]:<14}{key[1]:<15}{key[2]:<17}{key[3]}")
+
+
+def main(argv=None):
+    p = Parser(description=__doc__.split('\n')[0])
+    p.add_argument('--steps', type=at_least(1), default=4, help='profiled steps (after 4 warm-up)')
+    p.add_argument('--ratio', type=at_least(1), default=4)
+    p.add_argument('--resize', type=at_least(32), default=96)
+    p.add_argument('--batch-size', type=at_least(1), default=128)
+    p.add_argument('--dnnl', action='store_true', help="oneDNN's per-kernel timings instead")
+    p.add_argument('--dnnl-child', action='store_true', help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.dnnl_child:  # DNNL_VERBOSE is set: just run the steps
+        step = build(args)
+        for _ in range(WARMUP):
+            step()
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            step()
+        print(f"wall {(time.perf_counter() - start) / args.steps:.4f} s/step", flush=True)
+    elif args.dnnl:
+        primitives(args)
+    else:
+        operators(args)
     return 0
 
 

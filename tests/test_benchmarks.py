@@ -1,0 +1,63 @@
+"""The benchmark scripts run end to end (tiny settings, real data) and refuse bad input.
+
+Speed itself is never asserted: these machines are noisy. The figures in the
+README come from the full commands it names.
+"""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+BENCH = pathlib.Path(__file__).resolve().parent.parent / 'benchmarks'
+
+
+def run(script, *args):
+    env = dict(os.environ)
+    env.pop('OMP_NUM_THREADS', None)  # as a user's shell would have it
+    return subprocess.run([sys.executable, str(BENCH / script), *args],
+                          capture_output=True, text=True, env=env, cwd=BENCH.parent)
+
+
+def test_bench_train_measures_the_reference_vgg_gluon_and_the_gemm_peak():
+    proc = run('bench_train.py', '--systems', 'reference,vgg_gluon,gemm', '--rounds', '1',
+               '--steps', '1', '--warmup', '1', '--eval-batches', '1', '--gemm-n', '256', '--json')
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    systems = report['systems']
+    for name in ('reference', 'vgg_gluon'):
+        assert systems[name]['train_img_s'] > 0 and systems[name]['eval_img_s'] > 0
+    assert systems['vgg_gluon']['vs_reference'] == pytest.approx(
+        systems['vgg_gluon']['train_img_s'] / systems['reference']['train_img_s'])
+    assert report['sgemm_peak_gflop_s'] > 0
+    assert 0 < systems['vgg_gluon']['fraction_of_sgemm_peak']
+    # the reference runs with MXNet's default threads, vgg_gluon with every core
+    assert systems['reference']['runs'][0]['threads'] == 'MXNet default'
+    assert systems['vgg_gluon']['runs'][0]['threads'] == str(len(os.sched_getaffinity(0)))
+
+
+def test_bench_epoch_times_the_seed_code_and_vgg_gluon_on_a_slice():
+    proc = run('bench_epoch.py', '--train-samples', '256', '--test-samples', '128', '--json')
+    assert proc.returncode == 0, proc.stderr
+    systems = json.loads(proc.stdout)['systems']
+    assert set(systems) == {'seed000', 'vgg_gluon'}
+    for s in systems.values():
+        assert s['wall_s'] > s['epoch_s'] > 0   # start-up and data loading are included
+        assert 0 < s['runs'][0]['test_acc'] <= 1
+
+
+@pytest.mark.parametrize('script, args, flag', [
+    ('bench_train.py', ['--steps', '0'], '--steps'),
+    ('bench_train.py', ['--systems', 'tensorflow'], '--systems'),
+    ('bench_epoch.py', ['--rounds', 'two'], '--rounds'),
+    ('bench_epoch.py', ['--base', 'not-a-commit'], '--base'),
+    ('bench_settings.py', ['--variants', 'turbo'], '--variants'),
+    ('seed000.py', ['--epochs', '0'], '--epochs'),
+    ('profile_step.py', ['--steps', '0'], '--steps'),
+])
+def test_bad_input_is_one_line_and_status_2(script, args, flag):
+    proc = run(script, *args)
+    assert proc.returncode == 2
+    assert proc.stderr.count('\n') == 1 and flag in proc.stderr and 'Traceback' not in proc.stderr
