@@ -12,6 +12,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -41,8 +42,32 @@ def _env():
 
 
 def _run(cmd, timeout=240, **env):
-    return subprocess.run(cmd, cwd=ROOT, env={**_env(), **env}, capture_output=True, text=True,
-                          timeout=timeout)
+    """Run a job; past ``timeout`` kill every process it started and fail.
+
+    Output goes to files, not pipes: a grandchild left running (horovodrun's
+    workers are not in its process group) would keep a pipe open and block the
+    test forever.
+    """
+    marker = uuid.uuid4().hex
+    with tempfile.TemporaryFile('w+') as out, tempfile.TemporaryFile('w+') as err:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env={**_env(), **env, 'VGG_GLUON_TEST_JOB': marker},
+                                stdout=out, stderr=err, text=True)
+        timed_out = False
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        time.sleep(0.5)  # let exiting workers go
+        left = _job_pids(marker)
+        for pid, _ in left:
+            os.kill(pid, signal.SIGKILL)
+        proc.wait()
+        out.seek(0)
+        err.seek(0)
+        result = subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read())
+    assert not timed_out, f"{cmd[:3]}: killed after {timeout} s\n{result.stdout[-3000:]}"
+    assert not left, f"{cmd[:3]}: {len(left)} processes left running after the job ended"
+    return result
 
 
 def _params(run_dir):
@@ -321,3 +346,38 @@ def test_workers_failing_at_start_end_the_job():
                   timeout=120)
     assert result.returncode == 2, result.stdout + result.stderr
     assert '--epochs' in result.stdout
+
+
+class _TwoRanks:
+    """Horovod's all-reduce for two workers, seen from ``rank``: the other
+    worker contributes ``others[name]``."""
+
+    def __init__(self, rank, others):
+        self._rank, self.others = rank, others
+
+    def rank(self):
+        return self._rank
+
+    def allreduce_(self, x, average, name):
+        assert average is False
+        x += self.others[name]
+
+
+def test_horovod_broadcast_gives_every_worker_rank_0s_values():
+    from vgg_gluon.distributed import horovod_broadcast
+    nets = []
+    for seed in (1, 2):      # two workers that drew different weights
+        mx.random.seed(seed)
+        net = mx.gluon.nn.Dense(3, in_units=4, prefix='fc_')  # same names on both
+        net.initialize(mx.init.Xavier())
+        nets.append(net.collect_params())
+    rank0 = {k: p.data().copy() for k, p in nets[0].items()}
+    rank1 = {k: p.data().copy() for k, p in nets[1].items()}
+    assert not np.array_equal(rank0['fc_weight'].asnumpy(), rank1['fc_weight'].asnumpy())
+    # rank 1 receives rank 0's values; rank 0 receives rank 1's zeros
+    horovod_broadcast(_TwoRanks(1, {'vgg_gluon.init.' + k: v for k, v in rank0.items()}), nets[1])
+    horovod_broadcast(_TwoRanks(0, {'vgg_gluon.init.' + k: mx.nd.zeros_like(v)
+                                    for k, v in rank1.items()}), nets[0])
+    for k in rank0:
+        np.testing.assert_array_equal(nets[1][k].data().asnumpy(), rank0[k].asnumpy())
+        np.testing.assert_array_equal(nets[0][k].data().asnumpy(), rank0[k].asnumpy())

@@ -109,6 +109,26 @@ class HorovodSum:
         return [float(v) for v in total.asnumpy()]
 
 
+def horovod_broadcast(hvd, params):
+    """Give every worker rank 0's parameter values, in place, by an all-reduce.
+
+    params: {name: Parameter}, one context per worker. Rank 0 contributes its
+    values and the others zeros, so the sum is rank 0's values, bit for bit.
+    Not ``hvd.broadcast_parameters``: Horovod 0.28.1's broadcast logs the
+    tensor's name through a reference that the completion callback may already
+    have freed. Seen here in the two-worker test: one worker spinning at 100 %
+    CPU on that log line (gdb backtrace in EnqueueTensorBroadcast), its memory
+    growing past 14 GB, the process hanging at exit. Horovod's all-reduce takes
+    the name by value.
+    """
+    for name, param in sorted(params.items()):
+        x = param.data()
+        if hvd.rank() != 0:
+            x[:] = 0
+        hvd.allreduce_(x, average=False, name='vgg_gluon.init.' + name)
+    mx.nd.waitall()
+
+
 class Workers:
     """Where this process stands among the workers of one training run.
 
@@ -171,7 +191,7 @@ class Workers:
         if not self.distributed:
             return
         if self.hvd is not None:
-            self.hvd.broadcast_parameters(net.collect_params(), root_rank=0)
+            horovod_broadcast(self.hvd, net.collect_params())
         mx.random.seed(seed + self.rank)
 
     def trainer(self, params, optimizer, lr):
