@@ -29,6 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from _args import Parser, at_least  # noqa: E402
+from bench_train import rotated  # noqa: E402
 
 # d2lzh's and vgg_gluon's epoch line
 EPOCH = re.compile(r'epoch 1, loss ([\d.]+), train acc ([\d.]+), test acc ([\d.]+), time ([\d.]+) sec')
@@ -79,9 +80,7 @@ def main(argv=None):
     results = {name: [] for name in trees}
     try:
         for r in range(args.rounds):
-            names = list(trees)
-            names = names[r % len(names):] + names[:r % len(names)]
-            for name in names:
+            for name in rotated(list(trees), r):
                 out = os.path.join(tmp, f'run-{r}-{name.split()[0]}')
                 result = one_epoch(name.split()[0], trees[name], args, out)
                 results[name].append(result)

@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _args import Parser, at_least  # noqa: E402
-from bench_train import run_worker, timed  # noqa: E402
+from bench_train import rotated, run_worker, timed  # noqa: E402
 
 # name -> (environment added to vgg_gluon's defaults, why it might help)
 VARIANTS = {
@@ -62,8 +62,7 @@ def main(argv=None):
     runs = {name: [] for name in names}
     began = time.time()
     for r in range(args.rounds):
-        order = names[r % len(names):] + names[:r % len(names)]
-        for name in order:
+        for name in rotated(names, r):
             result, seconds = timed(lambda: run_worker('vgg_gluon', args, VARIANTS[name][0]))
             runs[name].append(result)
             if not args.json:

@@ -82,6 +82,11 @@ def timed(fn):
     return result, time.perf_counter() - start
 
 
+def rotated(names, r):
+    """Round ``r``'s order: each round starts one system later, so drift hits all alike."""
+    return names[r % len(names):] + names[:r % len(names)]
+
+
 # ---------------------------------------------------------------- workers
 
 def worker_reference(args):
@@ -402,8 +407,7 @@ def main(argv=None):
     results = {s: [] for s in systems}
     began = time.time()
     for r in range(args.rounds):
-        order = systems[r % len(systems):] + systems[:r % len(systems)]  # rotate
-        for system in order:
+        for system in rotated(systems, r):
             result, seconds = timed(lambda: run_worker(system, args))
             results[system].append(result)
             if not args.json:

@@ -19,6 +19,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -64,7 +65,7 @@ def operators(args):
     step = build(args)
     for _ in range(WARMUP):
         step()
-    import tempfile  # the trace file is not needed: aggregate_stats keeps the table in memory
+    # the trace file is not needed (aggregate_stats keeps the table in memory): not in cwd
     mx.profiler.set_config(profile_imperative=True, profile_symbolic=True, aggregate_stats=True,
                            filename=os.path.join(tempfile.mkdtemp(), 'profile.json'))
     mx.profiler.set_state('run')
