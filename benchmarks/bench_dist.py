@@ -1,6 +1,6 @@
 """Scaling of data-parallel training: 1 process vs W workers + 1 server (dist_sync).
 
-    python benchmarks/bench_dist.py [--workers 2] [--train-samples 2048]
+    python -m benchmarks.bench_dist [--workers 2] [--train-samples 2048]
 
 Trains the same small VGG (ratio 8, 32 px, batch 64, SGD, 1 epoch) once in one
 process and once under python -m vgg_gluon.launch, and prints each run's epoch

@@ -1,8 +1,8 @@
 """One whole epoch of the seed's recipe, before and after: data, training, evaluation, logging.
 
-    python benchmarks/bench_epoch.py                          # all 60,000 + 10,000 images
-    python benchmarks/bench_epoch.py --train-samples 6400 --test-samples 1280 --rounds 2
-    python benchmarks/bench_epoch.py --base fb814e8           # also an older vgg_gluon
+    python -m benchmarks.bench_epoch                          # all 60,000 + 10,000 images
+    python -m benchmarks.bench_epoch --train-samples 6400 --test-samples 1280 --rounds 2
+    python -m benchmarks.bench_epoch --base fb814e8           # also an older vgg_gluon
 
 Systems, each a fresh process, alternating in rotating order between rounds:
 
@@ -25,11 +25,8 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-from _args import Parser, at_least  # noqa: E402
-from bench_train import rotated  # noqa: E402
+from ._args import Parser, at_least
+from .bench_train import ROOT, rotated
 
 # d2lzh's and vgg_gluon's epoch line
 EPOCH = re.compile(r'epoch 1, loss ([\d.]+), train acc ([\d.]+), test acc ([\d.]+), time ([\d.]+) sec')
@@ -44,7 +41,7 @@ def one_epoch(system, tree, args, out):
         samples += ['--test-samples', str(args.test_samples)]
     env = dict(os.environ)
     if system == 'seed000':
-        cmd = [sys.executable, os.path.join(HERE, 'seed000.py'), '--epochs', '1'] + samples
+        cmd = [sys.executable, '-m', 'benchmarks.seed000', '--epochs', '1'] + samples
         env.pop('OMP_NUM_THREADS', None)  # MXNet's default, as the book runs
     else:
         cmd = [sys.executable, '-m', 'vgg_gluon.train', '--ratio', '4', '--resize', '96',

@@ -1,7 +1,7 @@
 """Which runtime settings speed up vgg_gluon's training step on this machine?
 
-    python benchmarks/bench_settings.py                 # every variant, 2 rounds
-    python benchmarks/bench_settings.py --variants base,bind,active --rounds 3
+    python -m benchmarks.bench_settings                 # every variant, 2 rounds
+    python -m benchmarks.bench_settings --variants base,bind,active --rounds 3
 
 Each variant is ``python -m vgg_gluon.train``'s path (bench_train's ``vgg_gluon``
 worker: real Fashion-MNIST, VGG-11/4, 96 px, batch 128, SGD) run in a fresh
@@ -17,9 +17,8 @@ import statistics
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _args import Parser, at_least  # noqa: E402
-from bench_train import rotated, run_worker, timed  # noqa: E402
+from ._args import Parser, at_least
+from .bench_train import rotated, run_worker, timed
 
 # name -> (environment added to vgg_gluon's defaults, why it might help)
 VARIANTS = {

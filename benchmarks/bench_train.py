@@ -1,8 +1,8 @@
 """Training speed of the seed's recipe: d2lzh's reference, vgg_gluon, PyTorch.
 
-    python benchmarks/bench_train.py --quick        # under 5 minutes on 2 cores
-    python benchmarks/bench_train.py                # 3 rounds, longer runs
-    python benchmarks/bench_train.py --json         # one JSON object on stdout
+    python -m benchmarks.bench_train --quick        # under 5 minutes on 2 cores
+    python -m benchmarks.bench_train                # 3 rounds, longer runs
+    python -m benchmarks.bench_train --json         # one JSON object on stdout
 
 Same recipe for every system: VGG-11 with channels / 4, 96-pixel Fashion-MNIST
 images, batch 128, SGD lr 0.05, Xavier init. Systems:
@@ -35,11 +35,10 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # the reference and torch workers must not import vgg_gluon (it sets OMP_NUM_THREADS)
 # nor mxnet (torch): seed000 reads the IDX files with numpy only
-from _args import Parser, at_least  # noqa: E402
-from seed000 import CONV_ARCH as SEED_CONV_ARCH, read_fashion_mnist_numpy  # noqa: E402
+from ._args import Parser, at_least
+from .seed000 import CONV_ARCH as SEED_CONV_ARCH, read_fashion_mnist_numpy
 
 RECIPE = dict(arch='vgg11', ratio=4, resize=96, batch_size=128, lr=0.05)
 
@@ -96,7 +95,7 @@ def worker_reference(args):
     import d2lzh as d2l
     import mxnet as mx
     from mxnet import gluon, init
-    from seed000 import d2lzh_loaders, seed_net
+    from .seed000 import d2lzh_loaders, seed_net
 
     ctx = mx.gpu() if args.device == 'gpu' else mx.cpu()
     bs = RECIPE['batch_size']
@@ -115,14 +114,14 @@ def worker_reference(args):
 
 def worker_gluon(args):
     """What ``python -m vgg_gluon.train`` runs, with its own functions."""
-    sys.path.insert(0, ROOT)
     import contextlib
     import io
     import vgg_gluon  # noqa: F401  (thread settings, before mxnet loads)
     import mxnet as mx
-    from vgg_gluon import train
-    from vgg_gluon.data import load_data_fashion_mnist
+    from vgg_gluon import train, training
+    from vgg_gluon.devices import select_ctx
     from vgg_gluon.loop import evaluate_accuracy, train_ch5
+    from vgg_gluon.rng import seed_everything
 
     bs = RECIPE['batch_size']
     gpus = '0' if args.device == 'gpu' else 'cpu'
@@ -132,12 +131,10 @@ def worker_gluon(args):
                                  '--train-samples', str((args.warmup + args.steps) * bs),
                                  '--test-samples', str(args.eval_batches * bs)]
                                 + (['--amp'] if args.amp else []))
-    ctx = train.select_ctx(config.gpus)
-    train.seed_everything(config.seed)
-    train_iter, test_iter = load_data_fashion_mnist(
-        bs, resize=config.resize, root=config.data_dir, train_samples=config.train_samples,
-        test_samples=config.test_samples, seed=config.seed)
-    net, trainer = train.build_model(config, ctx)
+    ctx = select_ctx(config.gpus)
+    seed_everything(config.seed)
+    net, trainer = training.build_model(config, ctx)   # as training.run: model, then data
+    train_iter, test_iter = training.load_data(config)
     stamped = {}
 
     def progress(batches, desc):
@@ -236,7 +233,6 @@ def gemm_gflops(mm, make, n, repeats=5):
 
 def worker_gemm(args):
     """The machine's float32 GEMM rate with vgg_gluon's thread settings."""
-    sys.path.insert(0, ROOT)
     import vgg_gluon  # noqa: F401  (same OMP_NUM_THREADS as the training)
     import numpy as np
     import mxnet as mx
@@ -285,7 +281,7 @@ def run_worker(system, args, extra_env=None):
     env = dict(os.environ, **(extra_env or {}))
     if name == 'reference':
         env.pop('OMP_NUM_THREADS', None)  # MXNet's default: half the processors
-    cmd = [sys.executable, os.path.abspath(__file__), '--worker', name,
+    cmd = [sys.executable, '-m', __spec__.name, '--worker', name,
            '--steps', str(args.steps), '--warmup', str(args.warmup),
            '--eval-batches', str(args.eval_batches), '--gemm-n', str(args.gemm_n),
            '--device', 'gpu' if variant.startswith('gpu') else 'cpu']
@@ -398,10 +394,8 @@ def main(argv=None):
         if 'torch' in systems and torch_has_cuda():
             systems.append('torch:gpu')
 
-    sys.path.insert(0, ROOT)
-    from vgg_gluon.arch import parse_arch
     from vgg_gluon.flops import train_flops
-    gflop = train_flops(conv_arch=parse_arch(RECIPE['arch']), ratio=RECIPE['ratio'],
+    gflop = train_flops(arch=RECIPE['arch'], ratio=RECIPE['ratio'],
                         resize=RECIPE['resize']) / 1e9
 
     results = {s: [] for s in systems}

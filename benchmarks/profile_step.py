@@ -1,9 +1,9 @@
 """Where a training step's time goes: one row per operator, or per oneDNN primitive.
 
-    python benchmarks/profile_step.py            # MXNet's profiler: VGG-11/4, 96 px, batch 128
-    python benchmarks/profile_step.py --dnnl     # oneDNN's own timings, one row per kernel call
+    python -m benchmarks.profile_step            # MXNet's profiler: VGG-11/4, 96 px, batch 128
+    python -m benchmarks.profile_step --dnnl     # oneDNN's own timings, one row per kernel call
 
-Runs ``train.build_model``'s network and trainer on a synthetic batch (the
+Runs ``training.build_model``'s network and trainer on a synthetic batch (the
 kernels do not care what the pixels are). The default view switches op
 bulking off (``MXNET_EXEC_BULK_EXEC_TRAIN=0``, set here before mxnet loads)
 so that every operator is timed on its own; bulking changes the scheduling,
@@ -22,28 +22,26 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 os.environ.setdefault('MXNET_EXEC_BULK_EXEC_TRAIN', '0')
 os.environ.setdefault('MXNET_EXEC_BULK_EXEC_INFERENCE', '0')
-sys.path.insert(0, os.path.dirname(HERE))
-sys.path.insert(0, HERE)
 
-from _args import Parser, at_least  # noqa: E402
+from ._args import Parser, at_least  # noqa: E402  (after the environment above)
 
 WARMUP = 4  # the first steps pay primitive creation and page faults on fresh buffers
 
 
 def build(args):
-    """A step function of train.build_model's network on one synthetic batch."""
+    """A step function of training.build_model's network on one synthetic batch."""
     import vgg_gluon  # noqa: F401  (thread settings before mxnet loads)
     import mxnet as mx
     import numpy as np
     from mxnet import autograd, gluon
-    from vgg_gluon import train
+    from vgg_gluon import train, training
+    from vgg_gluon.rng import seed_everything
     config = train.parse_config(['--ratio', str(args.ratio), '--resize', str(args.resize),
                                  '--batch-size', str(args.batch_size), '--gpus', 'cpu'])
-    train.seed_everything(0)
-    net, trainer = train.build_model(config, mx.cpu())
+    seed_everything(0)
+    net, trainer = training.build_model(config, [mx.cpu()])
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
     rs = np.random.RandomState(0)
     X = mx.nd.array(rs.rand(args.batch_size, 1, args.resize, args.resize))
@@ -98,7 +96,7 @@ def primitive_flops(kind, shape):
 def primitives(args):
     """oneDNN's verbose log of the child's timed steps, summed per primitive."""
     import vgg_gluon  # noqa: F401  (OMP_NUM_THREADS for the child, as in training)
-    cmd = [sys.executable, os.path.abspath(__file__), '--dnnl-child', '--steps', str(args.steps),
+    cmd = [sys.executable, '-m', __spec__.name, '--dnnl-child', '--steps', str(args.steps),
            '--ratio', str(args.ratio), '--resize', str(args.resize),
            '--batch-size', str(args.batch_size)]
     env = dict(os.environ, DNNL_VERBOSE='1', MKLDNN_VERBOSE='1')

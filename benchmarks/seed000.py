@@ -1,7 +1,7 @@
 """The "before": seed 000's code as the book runs it, for the benchmarks.
 
-    python benchmarks/seed000.py                  # the seed's recipe, 5 epochs, d2lzh's log
-    python benchmarks/seed000.py --epochs 1 --train-samples 2560 --test-samples 1280
+    python -m benchmarks.seed000                  # the seed's recipe, 5 epochs, d2lzh's log
+    python -m benchmarks.seed000 --epochs 1 --train-samples 2560 --test-samples 1280
 
 The seed's network verbatim (``nn.Sequential``, not hybridized) trained by
 ``d2lzh.train_ch5``, the data as ``d2lzh.load_data_fashion_mnist`` gives it
@@ -15,8 +15,7 @@ import gzip
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _args import Parser, at_least  # noqa: E402
+from ._args import Parser, at_least
 
 RECIPE = dict(ratio=4, resize=96, batch_size=128, lr=0.05)
 CONV_ARCH = ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))

@@ -11,14 +11,16 @@ import sys
 
 import pytest
 
-BENCH = pathlib.Path(__file__).resolve().parent.parent / 'benchmarks'
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 def run(script, *args):
+    """python -m benchmarks.NAME from the repository root, as the README says."""
     env = dict(os.environ)
     env.pop('OMP_NUM_THREADS', None)  # as a user's shell would have it
-    return subprocess.run([sys.executable, str(BENCH / script), *args],
-                          capture_output=True, text=True, env=env, cwd=BENCH.parent)
+    module = 'benchmarks.' + script[:-len('.py')]
+    return subprocess.run([sys.executable, '-m', module, *args],
+                          capture_output=True, text=True, env=env, cwd=ROOT)
 
 
 def test_bench_train_measures_the_reference_vgg_gluon_and_the_gemm_peak():

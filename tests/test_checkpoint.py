@@ -18,7 +18,8 @@ import pytest
 
 import mxnet as mx
 
-from vgg_gluon import checkpoint, train
+from vgg_gluon import atomic, rundir, train
+from vgg_gluon.model import build_net
 from vgg_gluon.config import Config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -63,7 +64,7 @@ def _start(out, *extra):
 
 def _wait_for_checkpoint(proc, run_dir, timeout=120):
     """Block until the first checkpoint's manifest exists (the run is then in epoch 2)."""
-    manifest = os.path.join(run_dir, checkpoint.MANIFEST)
+    manifest = os.path.join(run_dir, rundir.MANIFEST)
     deadline = time.monotonic() + timeout
     while not os.path.exists(manifest):
         assert proc.poll() is None, proc.communicate()
@@ -98,12 +99,12 @@ def test_reference_learns_and_checkpoints(reference):
     assert [r['epoch'] for r in records] == [1, 2, 3]
     assert records[-1]['loss'] < records[0]['loss']
     assert records[-1]['test_acc'] > 0.6          # 10 classes: chance is 0.1
-    manifest = checkpoint.read_checkpoint(reference)
-    assert manifest['epoch'] == 3 and manifest['format_version'] == checkpoint.FORMAT_VERSION
+    manifest = rundir.read_checkpoint(reference)
+    assert manifest['epoch'] == 3 and manifest['format_version'] == rundir.FORMAT_VERSION
     assert sorted(os.listdir(os.path.join(reference, 'checkpoints'))) == [
         'epoch-0003.params', 'epoch-0003.states']          # older epochs are pruned
     # model.params + config.json still serve readers that know no checkpoints
-    net, config = checkpoint.load_model(reference)
+    net, config = rundir.load_model(reference)
     assert config.arch == '1x32,1x64' and config.epochs == 3
     saved = _params(reference)
     for name, param in net._collect_params_with_prefix().items():
@@ -118,12 +119,12 @@ def test_kill_9_mid_epoch_then_resume_ends_like_the_uninterrupted_run(reference,
     proc.kill()                         # SIGKILL: no handler runs, no cleanup
     proc.communicate()
     assert proc.returncode == -signal.SIGKILL
-    assert checkpoint.read_checkpoint(out)['epoch'] < 3
+    assert rundir.read_checkpoint(out)['epoch'] < 3
     _straddle_dense_counter()
     assert train.main(['--resume', out]) == 0
     assert _metrics(out) == _metrics(reference)
     _assert_same_params(out, reference)
-    assert checkpoint.read_checkpoint(out)['resumes'][0]['changes'] == {}
+    assert rundir.read_checkpoint(out)['resumes'][0]['changes'] == {}
 
 
 def test_sigterm_and_ctrl_c_stop_cleanly_with_a_resume_hint(reference, tmp_path, capsys):
@@ -137,10 +138,10 @@ def test_sigterm_and_ctrl_c_stop_cleanly_with_a_resume_hint(reference, tmp_path,
         assert proc.returncode == 128 + sig, (sig, _, err)
         assert 'Traceback' not in err
         assert f"python -m vgg_gluon.train --resume {runs[sig]}" in err
-        assert checkpoint.read_checkpoint(runs[sig]) is not None
+        assert rundir.read_checkpoint(runs[sig]) is not None
     # what SIGTERM left goes on to the reference's second epoch exactly
     term = runs[signal.SIGTERM]
-    target = max(2, checkpoint.read_checkpoint(term)['epoch'])
+    target = max(2, rundir.read_checkpoint(term)['epoch'])
     assert train.main(['--resume', term, '--epochs', str(target)]) == 0
     assert _metrics(term) == _metrics(reference)[:target]
 
@@ -178,19 +179,19 @@ def _unknown_key(run_dir):
 
 
 def _newer_format(run_dir):
-    path = os.path.join(run_dir, checkpoint.MANIFEST)
+    path = os.path.join(run_dir, rundir.MANIFEST)
     with open(path) as f:
         manifest = json.load(f)
-    manifest['format_version'] = checkpoint.FORMAT_VERSION + 1
+    manifest['format_version'] = rundir.FORMAT_VERSION + 1
     with open(path, 'w') as f:
         json.dump(manifest, f)
 
 
 def _foreign_params(run_dir):
     """model.params of a network with other channel counts, no manifest."""
-    os.remove(os.path.join(run_dir, checkpoint.MANIFEST))
+    os.remove(os.path.join(run_dir, rundir.MANIFEST))
     shutil.rmtree(os.path.join(run_dir, 'checkpoints'))
-    net = checkpoint.build_net(Config(arch='1x32,1x64', ratio=4, scale_dense=True, resize=32))
+    net = build_net(Config(arch='1x32,1x64', ratio=4, scale_dense=True, resize=32))
     net.initialize()
     net(mx.nd.zeros((1, 1, 32, 32)))
     net.save_parameters(os.path.join(run_dir, 'model.params'))
@@ -266,12 +267,12 @@ def test_a_half_written_next_checkpoint_is_ignored(reference, tmp_path):
         f.write(b'partial')
     with open(os.path.join(ckpt, '.epoch-0004.states.tmp-99'), 'wb') as f:
         f.write(b'partial')
-    assert checkpoint.read_checkpoint(run_dir)['epoch'] == 3
+    assert rundir.read_checkpoint(run_dir)['epoch'] == 3
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
     path = tmp_path / 'f.txt'
-    checkpoint.atomic_write_text(str(path), 'old')
+    atomic.atomic_write_text(str(path), 'old')
 
     def fail(tmp):
         with open(tmp, 'w') as f:
@@ -279,6 +280,6 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
         raise OSError('disk full')
 
     with pytest.raises(OSError):
-        checkpoint.atomic_write(str(path), fail)
+        atomic.atomic_write(str(path), fail)
     assert path.read_text() == 'old'
     assert os.listdir(tmp_path) == ['f.txt']

@@ -143,4 +143,4 @@ def test_load_data_slices_and_resizes():
     assert X.shape == (30, 1, 40, 40) and y.shape == (30,)
     with pytest.raises(data.DataError, match='must be from 1 to 60000') as err:
         load_data_fashion_mnist(64, train_samples=60001)
-    assert err.value.flag == '--train-samples'
+    assert err.value.flag == 'train_samples'

@@ -11,7 +11,7 @@ from mxnet import init
 
 from vgg_gluon import summary
 from vgg_gluon.model import vgg_from_spec
-from vgg_gluon.summary import Field, receptive_field, summarize
+from vgg_gluon.layer_table import Field, receptive_field, summarize
 
 CONV3 = (3, 1, 1)   # kernel, stride, padding of every VGG conv
 POOL = (2, 2, 0)

@@ -10,8 +10,8 @@ from mxnet import init
 
 from vgg_gluon import testtime, train
 from vgg_gluon.model import vgg_from_spec
-from vgg_gluon.testtime import (crop_offsets, crops, dense_scores, flipped,
-                                to_fully_convolutional)
+from vgg_gluon.multiscale import (crop_offsets, crops, dense_scores, flipped,
+                                  to_fully_convolutional)
 
 
 def exit_status(main, argv):

@@ -8,7 +8,7 @@ from PIL import Image
 
 import mxnet as mx
 
-from vgg_gluon import checkpoint, evaluate, export, predict, train
+from vgg_gluon import evaluate, export, predict, prediction, rundir, train
 from vgg_gluon.data import TEXT_LABELS, resize_images
 
 ARGS = ['--arch', '1x32,1x64', '--ratio', '8', '--scale-dense', '--resize', '32',
@@ -78,11 +78,11 @@ def test_predict_reads_any_image_and_reports_bad_files(run_dir, fmnist, tmp_path
     for line in lines:
         assert len(line.split(': ', 1)[1].split(', ')) == 3
     # the 28x28 PNG of a test image is exactly that test image to the network
-    net, _ = checkpoint.load_model(run_dir)
+    net, _ = rundir.load_model(run_dir)
     probabilities = net(_real_batch(fmnist, 1)).softmax(axis=1).asnumpy()[0]
     best = probabilities.argmax()
     assert lines[0] == paths[0] + ': ' + ', '.join(
-        f"{label} {p:.3f}" for label, p in predict.top_k(probabilities, 3))
+        f"{label} {p:.3f}" for label, p in prediction.top_k(probabilities, 3))
     assert TEXT_LABELS[best] in lines[0].split(': ')[1].split(',')[0]
 
 
@@ -95,7 +95,7 @@ def test_export_mxnet_and_onnx_agree_with_the_trained_network(run_dir, fmnist, t
     out = str(tmp_path / 'export')
     assert export.main([run_dir, '--out', out]) == 0
     assert 'check onnx: batch 7' in capsys.readouterr().out
-    net, _ = checkpoint.load_model(run_dir)
+    net, _ = rundir.load_model(run_dir)
     imported = mx.gluon.SymbolBlock.imports(os.path.join(out, 'vgg-symbol.json'), ['data'],
                                             os.path.join(out, 'vgg-0000.params'))
     session = onnxruntime.InferenceSession(os.path.join(out, 'vgg.onnx'),

@@ -7,6 +7,8 @@ blocks need an input of at least 32 pixels.
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+from .errors import ArchError
+
 # The paper's configurations A, B, D and E (Simonyan & Zisserman, Table 1).
 ARCHS = {
     'vgg11': ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512)),
@@ -15,10 +17,6 @@ ARCHS = {
     'vgg19': ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512)),
 }
 VGG11 = ARCHS['vgg11']
-
-
-class ArchError(ValueError):
-    """An architecture name, string or ratio that cannot be built."""
 
 
 def parse_arch(text):
@@ -41,7 +39,7 @@ def check_ratio(conv_arch, ratio):
     smallest = min(num_channels for _, num_channels in conv_arch)
     if not isinstance(ratio, int) or isinstance(ratio, bool) or not 1 <= ratio <= smallest:
         raise ArchError(f"ratio must be an integer from 1 to {smallest} "
-                        f"(the smallest channel count), got {ratio!r}")
+                        f"(the smallest channel count), got {ratio!r}", flag='ratio')
 
 
 def min_input_size(conv_arch):

@@ -7,18 +7,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .arch import ArchError, check_ratio, min_input_size, parse_arch
+from .arch import check_ratio, min_input_size, parse_arch
+from .errors import ConfigError
 
 # Gluon Trainer kvstores: one machine (local, device) or MXNet's parameter server (dist_*)
 KVSTORES = ('local', 'device', 'dist_sync', 'dist_device_sync', 'dist_async')
-
-
-class ConfigError(ValueError):
-    """A setting out of range; ``flag`` names the command-line option."""
-
-    def __init__(self, flag, message):
-        super().__init__(f"{flag}: {message}")
-        self.flag = flag
 
 
 @dataclass
@@ -51,39 +44,33 @@ class Config:
 
     def validate(self):
         """Raise ConfigError naming the flag for the first setting out of range."""
-        try:
-            conv_arch = self.conv_arch()
-        except ArchError as err:
-            raise ConfigError('--arch', str(err)) from None
-        try:
-            check_ratio(conv_arch, self.ratio)
-        except ArchError as err:
-            raise ConfigError('--ratio', str(err)) from None
+        conv_arch = self.conv_arch()        # ArchError (a ConfigError) names 'arch'
+        check_ratio(conv_arch, self.ratio)  # ... or 'ratio'
         smallest = min_input_size(conv_arch)
         if not _is_int(self.resize) or self.resize < smallest:
-            raise ConfigError('--resize', f"must be an integer of at least {smallest} "
-                              f"({len(conv_arch)} poolings halve it), got {self.resize!r}")
-        for flag, value in (('--epochs', self.epochs), ('--batch-size', self.batch_size)):
+            raise ConfigError(f"must be an integer of at least {smallest} "
+                              f"({len(conv_arch)} poolings halve it), got {self.resize!r}", flag='resize')
+        for flag, value in (('epochs', self.epochs), ('batch_size', self.batch_size)):
             if not _is_int(value) or value < 1:
-                raise ConfigError(flag, f"must be a positive integer, got {value!r}")
+                raise ConfigError(f"must be a positive integer, got {value!r}", flag=flag)
         if not self.lr > 0 or self.lr == float('inf'):
-            raise ConfigError('--lr', f"must be a positive number, got {self.lr!r}")
+            raise ConfigError(f"must be a positive number, got {self.lr!r}", flag='lr')
         if self.optimizer not in ('sgd', 'adam'):
-            raise ConfigError('--optimizer', f"must be sgd or adam, got {self.optimizer!r}")
-        for flag, value in (('--train-samples', self.train_samples),
-                            ('--test-samples', self.test_samples)):
+            raise ConfigError(f"must be sgd or adam, got {self.optimizer!r}", flag='optimizer')
+        for flag, value in (('train_samples', self.train_samples),
+                            ('test_samples', self.test_samples)):
             if value is not None and (not _is_int(value) or value < 1):
-                raise ConfigError(flag, f"must be a positive integer, got {value!r}")
+                raise ConfigError(f"must be a positive integer, got {value!r}", flag=flag)
         parse_gpus(self.gpus)
         if self.scale_jitter is not None:
             check_scale_jitter(self.scale_jitter, self.resize)
         if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
-            raise ConfigError('--dropout', f"must be a number in [0, 1), got {self.dropout!r}")
+            raise ConfigError(f"must be a number in [0, 1), got {self.dropout!r}", flag='dropout')
         if self.kvstore not in KVSTORES:
-            raise ConfigError('--kvstore', f"must be one of {', '.join(KVSTORES)}, got {self.kvstore!r}")
+            raise ConfigError(f"must be one of {', '.join(KVSTORES)}, got {self.kvstore!r}", flag='kvstore')
         if self.horovod and self.kvstore.startswith('dist'):
-            raise ConfigError('--horovod', f"Horovod replaces the parameter server: "
-                              f"drop --kvstore {self.kvstore}")
+            raise ConfigError(f"Horovod replaces the parameter server: "
+                              f"drop --kvstore {self.kvstore}", flag='horovod')
         return self
 
     def to_dict(self):
@@ -99,8 +86,8 @@ def check_scale_jitter(value, resize):
     ok = (isinstance(value, (list, tuple)) and len(value) == 2 and all(_is_int(v) for v in value)
           and resize <= value[0] <= value[1] <= 4 * resize)
     if not ok:
-        raise ConfigError('--scale-jitter', f"must be SMIN,SMAX with --resize ({resize}) <= "
-                          f"SMIN <= SMAX <= {4 * resize} (4 x --resize), got {value!r}")
+        raise ConfigError(f"must be SMIN,SMAX with --resize ({resize}) <= "
+                          f"SMIN <= SMAX <= {4 * resize} (4 x --resize), got {value!r}", flag='scale_jitter')
 
 
 def parse_gpus(text):
@@ -114,5 +101,5 @@ def parse_gpus(text):
     except ValueError:
         ids = [-1]
     if any(i < 0 for i in ids) or len(set(ids)) != len(ids):
-        raise ConfigError('--gpus', f"must be auto, cpu or distinct GPU ids like 0,1; got {text!r}")
+        raise ConfigError(f"must be auto, cpu or distinct GPU ids like 0,1; got {text!r}", flag='gpus')
     return ids

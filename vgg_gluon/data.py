@@ -20,6 +20,8 @@ import zlib
 import numpy as np
 import mxnet as mx
 
+from .errors import DataError
+
 FILES = {
     'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 60000),
     'test': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte', 10000),
@@ -31,17 +33,6 @@ TEXT_LABELS = ('t-shirt', 'trouser', 'pullover', 'dress', 'coat',
                'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot')
 DEFAULT_DIRS = (os.path.join('~', '.mxnet', 'datasets', 'fashion-mnist'),
                 '/usr/share/datasets/fashion-mnist')
-
-
-class DataError(ValueError):
-    """A data directory, IDX file or slice that cannot be used; the message names it.
-
-    ``flag`` is the command-line option the user can change to fix it.
-    """
-
-    def __init__(self, message, flag='--data-dir'):
-        super().__init__(message)
-        self.flag = flag
 
 
 def _find_file(directory, stem):
@@ -153,6 +144,17 @@ def resize_images(images, size, chunk=10000):
     return out
 
 
+def to_tensor(images, ctx=None):
+    """(n, h, w) uint8 NumPy images -> (n, 1, h, w) float32 NDArray in [0, 1].
+
+    Exactly ``ToTensor``'s x / 255. The uint8 array is copied to the device
+    and cast and divided there, in MXNet's engine: asynchronous, and a
+    quarter of the bytes to copy.
+    """
+    X = mx.nd.array(images[:, None], ctx=ctx or mx.cpu(), dtype='uint8')
+    return X.astype('float32') / 255
+
+
 class BatchIter:
     """Batches ``(X, y)`` of a uint8 image array, shuffled per epoch if asked.
 
@@ -205,9 +207,7 @@ class BatchIter:
                 idx = positions[idx][self.rank::self.num_workers]
                 if not len(idx):
                     continue
-            X = mx.nd.array(self.images[idx][:, None], dtype='uint8')
-            # cast and divide in the engine: asynchronous, and exactly ToTensor's x / 255
-            yield X.astype('float32') / 255, mx.nd.array(self.labels[idx], dtype='int32')
+            yield to_tensor(self.images[idx]), mx.nd.array(self.labels[idx], dtype='int32')
 
 
 def load_data_fashion_mnist(batch_size, resize=None, root=None, train_samples=None,
@@ -220,14 +220,19 @@ def load_data_fashion_mnist(batch_size, resize=None, root=None, train_samples=No
     """
     splits = read_fashion_mnist(root)
     iters = []
-    for (images, labels), n, shuffle, flag in (
-            (splits['train'], train_samples, True, '--train-samples'),
-            (splits['test'], test_samples, False, '--test-samples')):
-        if n is not None:
-            if not 1 <= n <= len(images):
-                raise DataError(f"must be from 1 to {len(images)} (the split's size), got {n}",
-                                flag=flag)
-            images, labels = images[:n], labels[:n]
+    for split, n, shuffle in (('train', train_samples, True), ('test', test_samples, False)):
+        images, labels = first_n(splits[split], n, flag=f'{split}_samples')
         iters.append(BatchIter(resize_images(images, resize), labels, batch_size,
                                shuffle=shuffle, seed=seed))
     return tuple(iters)
+
+
+def first_n(split, n, flag):
+    """The first ``n`` (images, labels) of a split (all for None); DataError
+    naming ``flag`` when n is not from 1 to the split's size."""
+    images, labels = split
+    if n is None:
+        return images, labels
+    if not 1 <= n <= len(images):
+        raise DataError(f"must be from 1 to {len(images)} (the split's size), got {n}", flag=flag)
+    return images[:n], labels[:n]

@@ -19,7 +19,8 @@ import os
 import numpy as np
 import mxnet as mx
 
-from .config import ConfigError
+from .errors import ConfigError
+from .mxnet_internals import kvstore_barrier
 
 # The kvstore key of the metric sums; the Trainer's keys are the parameter
 # indices 0, 1, ... MXNet's server picks a server as (key * 9973) % servers in a
@@ -89,10 +90,10 @@ class KVStoreSum:
         x[:len(values)] = values
         self.kv.push(METRIC_KEY, mx.nd.array(x, dtype='float64'))
         mx.nd.waitall()        # our push has reached the servers
-        self.kv._barrier()     # ... and everyone's has
+        kvstore_barrier(self.kv)  # ... and everyone's has
         self.kv.pull(METRIC_KEY, out=self.total)
         total = self.total.asnumpy()
-        self.kv._barrier()     # nobody pushes the next round before all have pulled
+        kvstore_barrier(self.kv)  # nobody pushes the next round before all have pulled
         delta, self.seen = total - self.seen, total
         return [float(v) for v in delta[:len(values)]]
 
@@ -148,14 +149,15 @@ class Workers:
         engine = 'horovod' if self.hvd is not None else getattr(self.kvstore, 'type', self.kvstore)
         return f"worker {self.rank} of {self.num_workers} ({engine})"
 
-    def local_ctx(self, ctx):
-        """Horovod runs one process per GPU: GPU ``local_rank`` instead of GPU 0."""
-        if self.hvd is None or isinstance(ctx, list):
-            if self.hvd is not None:
-                raise ConfigError('--gpus', "with --horovod each process uses one GPU "
-                                  "(its local rank): use auto or cpu")
-            return ctx
-        return mx.gpu(self.hvd.local_rank()) if ctx.device_type == 'gpu' else ctx
+    def local_ctx(self, ctxs):
+        """The devices of this process (a list): Horovod runs one process per GPU,
+        GPU ``local_rank`` instead of GPU 0."""
+        if self.hvd is None:
+            return ctxs
+        if len(ctxs) > 1:
+            raise ConfigError("with --horovod each process uses one GPU "
+                              "(its local rank): use auto or cpu", flag='gpus')
+        return [mx.gpu(self.hvd.local_rank())] if ctxs[0].device_type == 'gpu' else ctxs
 
     def shard(self, train_iter, test_iter, batch_size):
         """Give this worker its part of every batch; refuse batches some worker would miss.
@@ -167,12 +169,12 @@ class Workers:
             return
         n, w = train_iter.num_samples, self.num_workers
         if batch_size < w:
-            raise ConfigError('--batch-size', f"must be at least the number of workers ({w}), "
-                              f"got {batch_size}")
+            raise ConfigError(f"must be at least the number of workers ({w}), "
+                              f"got {batch_size}", flag='batch_size')
         if 0 < n % batch_size < w:
-            raise ConfigError('--batch-size', f"the last batch would hold {n % batch_size} of "
+            raise ConfigError(f"the last batch would hold {n % batch_size} of "
                               f"{n} images, fewer than the {w} workers; choose a batch size "
-                              f"that divides {n} or leaves at least {w}")
+                              f"that divides {n} or leaves at least {w}", flag='batch_size')
         train_iter.shard(self.rank, w)
         test_iter.shard(self.rank, w)
 
@@ -184,7 +186,7 @@ class Workers:
         Trainer also broadcasts rank 0's at its first step; Horovod broadcasts
         here).
         """
-        first = ctx[0] if isinstance(ctx, list) else ctx
+        first = ctx[0] if isinstance(ctx, (list, tuple)) else ctx
         # Always, one process too: the weights are then drawn right after
         # seed_everything, not at the first batch, after the per-epoch reseed.
         net(mx.nd.zeros((1,) + tuple(image_shape), ctx=first))
@@ -218,8 +220,8 @@ def _import_horovod():
     try:
         import horovod.mxnet as hvd
     except ImportError as err:
-        raise ConfigError('--horovod', f"Horovod is not installed ({err}); install it with "
-                          f"scripts/setup.sh horovod") from None
+        raise ConfigError(f"Horovod is not installed ({err}); install it with "
+                          f"scripts/setup.sh horovod", flag='horovod') from None
     return hvd
 
 
@@ -238,8 +240,8 @@ def setup_workers(config):
     missing = [v for v in ('DMLC_ROLE', 'DMLC_PS_ROOT_URI', 'DMLC_PS_ROOT_PORT',
                            'DMLC_NUM_SERVER', 'DMLC_NUM_WORKER') if not os.environ.get(v)]
     if missing:
-        raise ConfigError('--kvstore', f"{config.kvstore} needs the processes started by "
+        raise ConfigError(f"{config.kvstore} needs the processes started by "
                           f"python -m vgg_gluon.launch -n WORKERS -s SERVERS -- ... "
-                          f"({', '.join(missing)} not set)")
+                          f"({', '.join(missing)} not set)", flag='kvstore')
     kv = mx.kv.create(config.kvstore)
     return Workers(kv, kv.rank, kv.num_workers, KVStoreSum(kv))

@@ -1,34 +1,24 @@
-"""Multiply-accumulates of VGG, counted from the layer shapes.
+"""Floating-point operations of VGG, from the layer table's multiply-accumulates.
 
 Used by ``benchmarks/bench_train.py`` to turn images/s into GFLOP/s. Only
 the convolutions and dense layers count (bias, ReLU, pooling and dropout are
 under 1 % of the work); one multiply-accumulate is two floating-point
-operations.
+operations. The count itself is ``layer_table``'s, made once per layer from
+its real kernel size (configuration C's 1x1 convolutions included).
 """
-from .arch import VGG11, check_ratio
+from .arch import VGG11
+from .layer_table import summarize
 
 
-def layer_macs(conv_arch=VGG11, ratio=1, resize=224, in_channels=1, scale_dense=False,
-               num_classes=10, dense_units=4096):
+def layer_macs(arch=VGG11, ratio=1, resize=224, in_channels=1, scale_dense=False,
+               num_classes=10):
     """[(name, forward MACs per image)] for every conv and dense layer, in order.
 
-    A 3x3 convolution (padding 1) from c_in to c_out channels on an h x w map:
-    h * w * c_out * c_in * 9. A dense layer from n_in to n_out: n_in * n_out.
+    arch: a name, custom string, ``ArchSpec`` or the book's conv_arch tuple.
+    Names as in the layer table: conv1_1, ..., fc1, fc2, fc3.
     """
-    check_ratio(conv_arch, ratio)
-    layers, c_in, side = [], in_channels, resize
-    for i, (num_convs, num_channels) in enumerate(conv_arch):
-        c_out = num_channels // ratio
-        for j in range(num_convs):
-            layers.append((f'conv{i + 1}_{j + 1}', side * side * c_out * c_in * 9))
-            c_in = c_out
-        side //= 2
-    units = dense_units // ratio if scale_dense else dense_units
-    n_in = c_in * side * side
-    for k, n_out in enumerate((units, units, num_classes)):
-        layers.append((f'dense{k + 1}', n_in * n_out))
-        n_in = n_out
-    return layers
+    table = summarize(arch, ratio, resize, in_channels, num_classes, scale_dense)
+    return [(row['name'], row['macs']) for row in table['layers'] if row['macs']]
 
 
 def forward_flops(**kwargs):

@@ -22,7 +22,8 @@ import sys
 import threading
 import time
 
-from .train import _Parser  # one-line usage errors, exit status 2
+from .cli import Parser, fail  # one-line usage errors, exit status 2
+from .errors import Error
 
 PROG = 'python -m vgg_gluon.launch'
 LOOPBACK = '127.0.0.1'
@@ -31,12 +32,8 @@ DEFAULT_REMOTE_PORT = 9091
 FORWARD_PREFIXES = ('DMLC_', 'MXNET_', 'PS_', 'OMP_', 'VGG_GLUON_')
 
 
-class LaunchError(ValueError):
+class LaunchError(Error):
     """Bad launcher input; ``flag`` names the option."""
-
-    def __init__(self, flag, message):
-        super().__init__(f"{flag}: {message}")
-        self.flag = flag
 
 
 
@@ -72,7 +69,7 @@ def _seconds(text):
 
 
 def build_parser():
-    p = _Parser(prog=PROG, description=__doc__.split('\n')[0],
+    p = Parser(prog=PROG, description=__doc__.split('\n')[0],
                 usage=f"{PROG} -n WORKERS -s SERVERS [--hostfile FILE] [--port P] -- COMMAND ...")
     p.add_argument('-n', '--num-workers', type=_positive, required=True, help='worker processes')
     p.add_argument('-s', '--num-servers', type=_positive, required=True, help='server processes')
@@ -90,6 +87,7 @@ def parse_args(argv):
     """argv -> (options, command); the command follows ``--``."""
     argv = list(argv)
     if '--' not in argv:
+        build_parser().parse_args(argv)  # --help prints help; a bad flag is named first
         build_parser().error("give the command to run after -- "
                              "(e.g. -- python -m vgg_gluon.train --kvstore dist_sync)")
     cut = argv.index('--')
@@ -106,14 +104,14 @@ def read_hostfile(path):
         with open(path) as f:
             lines = f.read().splitlines()
     except OSError as err:
-        raise LaunchError('--hostfile', f"cannot read {path} ({err.strerror})") from None
+        raise LaunchError(f"cannot read {path} ({err.strerror})", flag='hostfile') from None
     hosts = [line.split('#')[0].strip() for line in lines]
     hosts = [h for h in hosts if h]
     bad = [h for h in hosts if any(c.isspace() for c in h) or h.startswith('-')]
     if bad:
-        raise LaunchError('--hostfile', f"{path}: {bad[0]!r} is not a host name")
+        raise LaunchError(f"{path}: {bad[0]!r} is not a host name", flag='hostfile')
     if not hosts:
-        raise LaunchError('--hostfile', f"{path} lists no hosts")
+        raise LaunchError(f"{path} lists no hosts", flag='hostfile')
     return hosts
 
 
@@ -302,8 +300,7 @@ def main(argv=None):
     try:
         hosts = read_hostfile(args.hostfile) if args.hostfile else None
     except LaunchError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
+        return fail(PROG, err)
     port = args.port or (DEFAULT_REMOTE_PORT if hosts else free_ports(1)[0])
     nodes = plan(args.num_workers, args.num_servers, port, hosts)
     job = Job(args.grace)

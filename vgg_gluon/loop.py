@@ -12,6 +12,8 @@ import time
 import mxnet as mx
 from mxnet import autograd, gluon
 
+from .mxnet_internals import amp_loss_scaler
+
 EPOCH_FORMAT = 'epoch %d, loss %.4f, train acc %.3f, test acc %.3f, time %.1f sec'
 
 
@@ -69,7 +71,7 @@ def train_ch5(net, train_iter, test_iter, batch_size, trainer, ctx, num_epochs,
     Raises TrainingDiverged when the loss becomes NaN or infinite.
     """
     ctxs = as_ctx_list(ctx)
-    print('training on', ctx)
+    print('training on', ctxs[0] if len(ctxs) == 1 else ctxs)
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
     history = []
     for epoch in range(start_epoch, num_epochs):
@@ -114,7 +116,7 @@ def train_ch5(net, train_iter, test_iter, batch_size, trainer, ctx, num_epochs,
 
 def _backward(ls, trainer):
     """Backpropagate the losses; under AMP (``amp.init_trainer``) scaled first."""
-    if getattr(trainer, '_amp_loss_scaler', None) is None:
+    if amp_loss_scaler(trainer) is None:
         for l in ls:
             l.backward()
         return

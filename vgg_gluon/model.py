@@ -1,12 +1,18 @@
-"""The VGG network of the book, as Gluon HybridBlocks.
+"""The VGG network of the book, as Gluon HybridBlocks, and building it by name.
 
 ``net`` is one flat ``HybridSequential``: the conv blocks, then
 Dense-Dropout-Dense-Dropout-Dense, so ``for blk in net`` prints the book's
-per-block shapes. ``net[:len(conv_arch)]`` is the feature extractor.
+per-block shapes. ``features_and_head(net)`` splits it into the two parts.
+
+    net = get_model('vgg16-bn', ratio=4)   # as the model zoos do
+    net = build_net(config)                # what a Config (or a run directory) describes
 """
+import math
+
 from mxnet.gluon import nn
 
-from .arch import VGG11, check_ratio, parse_spec
+from .arch import ARCH_NAMES, VGG11, check_ratio, parse_spec
+from .errors import ArchError
 from .layers import LocalResponseNorm
 
 
@@ -68,3 +74,53 @@ def vgg_from_spec(arch, ratio=1, scale_dense=False, num_classes=10, **kwargs):
     return vgg(spec.conv_arch, ratio=ratio, scale_dense=scale_dense, num_classes=num_classes,
                kernel_sizes=spec.kernel_sizes, batch_norm=spec.batch_norm, lrn=spec.lrn,
                **kwargs)
+
+
+def get_model(name, **kwargs):
+    """The network called ``name`` (``'vgg11'``, ``'vgg16-c-bn'``, ... or a custom
+    ``'CONVSxCHANNELS,...'`` string), uninitialised; keywords go to ``vgg``
+    (ratio, scale_dense, num_classes, dense_units, dropout).
+
+    ArchError listing the valid names for an unknown one.
+    """
+    if not isinstance(name, str):
+        raise ArchError(f"a model name is a string: one of {', '.join(ARCH_NAMES)}, "
+                        f"got {name!r}")
+    return vgg_from_spec(name, **kwargs)
+
+
+def build_net(config):
+    """The (uninitialised) network a ``Config`` describes."""
+    return vgg_from_spec(config.arch, ratio=config.ratio, scale_dense=config.scale_dense,
+                         dropout=config.dropout)
+
+
+def features_and_head(net):
+    """(conv blocks, dense layers) of a flat VGG ``net`` from ``vgg``.
+
+    The blocks are the leading ``HybridSequential`` children; the head is the
+    ``Dense`` layers after them (dropout left out: the identity at test time).
+    """
+    children = list(net)
+    num_blocks = 0
+    while num_blocks < len(children) and isinstance(children[num_blocks], nn.HybridSequential):
+        num_blocks += 1
+    head = [c for c in children[num_blocks:] if isinstance(c, nn.Dense)]
+    if not num_blocks or not head:
+        raise ValueError('expected conv blocks followed by dense layers (model.vgg)')
+    return children[:num_blocks], head
+
+
+def dense_as_conv_kernel(in_units, channels):
+    """The side k of the square k x k convolution that a Dense layer taking
+    ``in_units`` = channels * k * k inputs computes on a (channels, k, k) map.
+
+    Dense flattens in (c, h, w) order, so its weight (units, in_units) is the
+    convolution's (units, channels, k, k). ValueError if the inputs are not
+    such a map.
+    """
+    k = int(round(math.sqrt(in_units / channels)))
+    if channels * k * k != in_units:
+        raise ValueError(f"a dense layer of {in_units} inputs does not take a "
+                         f"{channels}-channel square map")
+    return k

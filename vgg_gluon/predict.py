@@ -13,81 +13,32 @@ status is then 2.
 """
 import sys
 
+import numpy as np
+
 from . import _threads  # noqa: F401  (before mxnet)
-from ._cli import INPUT_ERRORS, fail, open_run, run_dir_parser
-from .train import _int_arg
+from .cli import fail, int_arg, open_run, run_dir_parser
+from .errors import ConfigError, Error
+from .prediction import ImageError, predict_probabilities, read_image, to_batch, top_k
 
 PROG = 'python -m vgg_gluon.predict'
-
-
-class ImageError(ValueError):
-    """A file that is not a readable image."""
-
-
-def read_image(path):
-    """A file -> (28, 28) uint8 grey image like a Fashion-MNIST item (ImageError if unreadable)."""
-    import numpy as np
-    from PIL import Image, UnidentifiedImageError
-    from .data import IMAGE_SIZE
-    try:
-        with Image.open(path) as img:
-            img.load()
-            grey = img.convert('L')
-    except FileNotFoundError:
-        raise ImageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ImageError(f"{path}: is a directory, not an image") from None
-    except UnidentifiedImageError:
-        import os
-        if os.path.getsize(path) == 0:
-            raise ImageError(f"{path}: empty file, not an image") from None
-        raise ImageError(f"{path}: not an image Pillow can read (PNG, JPEG, ...)") from None
-    except (OSError, ValueError, SyntaxError) as err:  # truncated or corrupt image data
-        raise ImageError(f"{path}: cannot decode the image ({err})") from None
-    if grey.size != (IMAGE_SIZE, IMAGE_SIZE):
-        shrinking = grey.width > IMAGE_SIZE or grey.height > IMAGE_SIZE
-        grey = grey.resize((IMAGE_SIZE, IMAGE_SIZE),
-                           Image.BOX if shrinking else Image.BILINEAR)
-    return np.asarray(grey, dtype=np.uint8)
-
-
-def to_batch(images, size):
-    """(n, 28, 28) uint8 -> (n, 1, size, size) float32 NDArray, exactly as in training."""
-    import mxnet as mx
-    from .data import resize_images
-    return mx.nd.array(resize_images(images, size)[:, None], dtype='uint8').astype('float32') / 255
-
-
-def predict_probabilities(net, X, ctx):
-    """(n, 1, h, w) -> (n, 10) NumPy softmax probabilities."""
-    return net(X.as_in_context(ctx)).softmax(axis=1).asnumpy()
-
-
-def top_k(probabilities, k):
-    """[(label, probability), ...] best first, for one row of probabilities."""
-    from .data import TEXT_LABELS
-    order = probabilities.argsort()[::-1][:k]
-    return [(TEXT_LABELS[i], float(probabilities[i])) for i in order]
 
 
 def build_parser():
     p = run_dir_parser(PROG, __doc__.split('\n')[0], epilog=__doc__.split('\n', 2)[2])
     p.add_argument('images', metavar='IMAGE', nargs='+', help='PNG or JPEG files')
-    p.add_argument('--top-k', type=_int_arg('an integer from 1 to 10'), default=3,
+    p.add_argument('--top-k', type=int_arg('an integer from 1 to 10'), default=3,
                    help='how many labels to print per image (1 to 10; default 3)')
     return p
 
 
 def main(argv=None):
     """Entry point; returns the exit status (2: bad input or some image unreadable)."""
-    import numpy as np
-    from .config import ConfigError
     args = build_parser().parse_args(argv)
     try:
         if not 1 <= args.top_k <= 10:
-            raise ConfigError('--top-k', f"must be an integer from 1 to 10, got {args.top_k}")
+            raise ConfigError(f"must be an integer from 1 to 10, got {args.top_k}", flag='top_k')
         net, config, ctx = open_run(args)
-    except INPUT_ERRORS as err:
+    except Error as err:
         return fail(PROG, err)
     images, names, failed = [], [], 0
     for path in args.images:
@@ -95,7 +46,7 @@ def main(argv=None):
             images.append(read_image(path))
             names.append(path)
         except ImageError as err:
-            print(f"{PROG}: error: {err}", file=sys.stderr)
+            print(f"{PROG}: error: {err}", file=sys.stderr)  # names the file; the rest go on
             failed += 1
     if images:
         probabilities = predict_probabilities(net, to_batch(np.stack(images), config.resize), ctx)

@@ -14,8 +14,9 @@ must agree with the saved value, except these:
 import os
 from dataclasses import dataclass, field
 
-from .checkpoint import CheckpointError, config_from_dict, load_config, read_checkpoint
-from .config import Config, ConfigError
+from .config import Config
+from .errors import CheckpointError, ConfigError
+from .rundir import MANIFEST, config_from_dict, load_config, read_checkpoint
 
 CHANGEABLE = ('epochs', 'lr', 'data_dir', 'gpus', 'quiet')
 
@@ -32,51 +33,57 @@ class Resume:
         return self.manifest['epoch'] if self.manifest else 0
 
 
-def _flag(dest):
-    return '--' + dest.replace('_', '-')
+def prepare(run_dir, given):
+    """(config, Resume) to go on with ``run_dir``.
 
-
-def prepare(argv):
-    """(config, Resume) for ``--resume RUN_DIR`` and the flags beside it.
-
-    Reads and verifies everything, writes nothing. ConfigError for a flag
-    that conflicts with the run; CheckpointError for a run directory that
-    cannot be trusted.
+    given: the settings asked for beside the resumption ({Config field:
+    value}, only those given). Reads and verifies everything, writes
+    nothing. ConfigError for a setting that conflicts with the run;
+    CheckpointError (flagged 'resume') for a run directory that cannot be
+    trusted.
     """
-    from .train import _explicit_flags
-    given = _explicit_flags(argv)
-    run_dir = given.pop('resume')
-    if 'recipe' in given:
-        raise ConfigError('--recipe', f"a resumed run keeps the settings it was started with; "
-                                      f"drop --recipe {given['recipe']}")
     if not os.path.isdir(run_dir):
-        raise CheckpointError(f"{run_dir} is not a directory", flag='--resume')
+        raise CheckpointError(f"{run_dir} is not a directory", flag='resume')
+    try:
+        config, manifest = _saved_config(run_dir)
+    except CheckpointError as err:
+        raise CheckpointError(str(err), flag='resume') from None
+    return _apply(config, Resume(run_dir, manifest), dict(given))
+
+
+def _saved_config(run_dir):
+    """(Config, manifest or None): the checkpoint's own copy of the config wins."""
     config = load_config(run_dir)          # config.json must be sound in any case
     manifest = read_checkpoint(run_dir)
-    if manifest is not None:               # the checkpoint's own copy is the truth
-        config = config_from_dict(manifest['config'], os.path.join(run_dir, 'checkpoint.json'))
+    if manifest is not None:
+        config = config_from_dict(manifest['config'], os.path.join(run_dir, MANIFEST))
     elif os.path.exists(os.path.join(run_dir, 'model.params')):
         raise CheckpointError(f"{run_dir} has model.params but no checkpoint.json (an older "
                               f"vgg_gluon?): without optimizer states it cannot be resumed "
-                              f"exactly", flag='--resume')
-    resume = Resume(run_dir, manifest)
+                              f"exactly")
+    return config, manifest
+
+
+def _apply(config, resume, given):
+    """The saved config with the changeable settings of ``given`` applied."""
+    run_dir = resume.run_dir
     saved = config.to_dict()
     out = given.pop('out', None)
     if out is not None and os.path.realpath(out) != os.path.realpath(run_dir):
-        raise ConfigError('--out', f"a resumed run writes into its own directory {run_dir}; "
-                                   f"drop --out {out}")
+        raise ConfigError(f"a resumed run writes into its own directory {run_dir}; "
+                                   f"drop --out {out}", flag='out')
     for dest, value in given.items():
         if dest in CHANGEABLE:
             if value != saved[dest]:
                 resume.changes[dest] = [saved[dest], value]
                 saved[dest] = value
         elif value != saved[dest]:
-            raise ConfigError(_flag(dest), f"{run_dir} was trained with {saved[dest]!r}, not "
-                              f"{value!r}; a resumed run keeps its settings (only "
-                              f"{', '.join(_flag(d) for d in CHANGEABLE)} may change)")
+            raise ConfigError(f"{run_dir} was trained with {saved[dest]!r}, not {value!r}; a "
+                              f"resumed run keeps its settings (only "
+                              f"{', '.join(CHANGEABLE)} may change)", flag=dest)
     saved['out'] = run_dir
     config = Config(**saved).validate()
     if config.epochs < resume.epochs_done:
-        raise ConfigError('--epochs', f"must be at least {resume.epochs_done} (the epochs "
-                                      f"{run_dir} has finished), got {config.epochs}")
+        raise ConfigError(f"must be at least {resume.epochs_done} (the epochs "
+                                      f"{run_dir} has finished), got {config.epochs}", flag='epochs')
     return config, resume

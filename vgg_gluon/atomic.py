@@ -1,0 +1,71 @@
+"""Files written whole or not at all.
+
+Every file is written to a temporary file in the same directory, fsynced and
+renamed over its name (``os.replace``): a process killed at any moment leaves
+the old file or the new one, never a mixture.
+"""
+import hashlib
+import os
+import shutil
+
+_TMP = '.tmp-'
+
+
+def atomic_write(path, write):
+    """Call ``write(tmp_path)``, fsync, then rename over ``path`` in one step.
+
+    The temporary file lies in the same directory (a rename across file
+    systems is not atomic) and is removed if ``write`` fails.
+    """
+    directory, name = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(directory, f'.{name}{_TMP}{os.getpid()}')
+    try:
+        write(tmp)
+        with open(tmp, 'rb+') as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    _fsync_dir(directory)
+
+
+def atomic_write_text(path, text):
+    def write(tmp):
+        with open(tmp, 'w') as f:
+            f.write(text)
+    atomic_write(path, write)
+
+
+def _fsync_dir(directory):
+    """Make a rename durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def file_digest(path):
+    """{'size': bytes, 'sha256': hex} of a file."""
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            h.update(block)
+    return {'size': os.path.getsize(path), 'sha256': h.hexdigest()}
+
+
+def link_or_copy(src, dst):
+    """``dst`` becomes a copy of ``src`` atomically (a hard link where possible)."""
+    def write(tmp):
+        try:
+            os.link(src, tmp)
+        except OSError:  # file systems without hard links
+            shutil.copyfile(src, tmp)
+    atomic_write(dst, write)

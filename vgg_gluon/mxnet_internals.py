@@ -1,0 +1,97 @@
+"""Every MXNet private attribute vgg_gluon reads, in one place.
+
+MXNet 1.9.1 is MXNet's last release, so these names cannot move under us any
+more; they are still private, and keeping each behind one small function says
+where the project leans on MXNet's insides and why. Each was checked against
+mxnet 1.9.1 (python/mxnet/gluon/{nn,trainer}.py, python/mxnet/kvstore).
+No other module reads an attribute of an MXNet object that starts with ``_``.
+"""
+
+# ---- layers (summary, test-time evaluation) ------------------------------------
+# Gluon keeps a layer's hyper-parameters only in the keyword dictionary it
+# hands to the operator; there is no public getter for kernel, stride or pad.
+
+
+def conv_geometry(layer):
+    """(kernel, stride, pad) along the height of a Conv2D or 2-D pooling layer.
+
+    Gluon's ``_kwargs`` (the operator's arguments) is the only place that
+    holds them in mxnet 1.9.1; VGG's kernels, strides and pads are square.
+    """
+    kwargs = layer._kwargs
+    return kwargs['kernel'][0], kwargs['stride'][0], kwargs['pad'][0]
+
+
+def conv_groups(layer):
+    """A Conv2D's number of groups (``_kwargs['num_group']``, mxnet 1.9.1)."""
+    return layer._kwargs['num_group']
+
+
+def conv_channels(layer):
+    """A Conv2D's output channels, known before initialisation (``_channels``)."""
+    return layer._channels
+
+
+def dense_units(layer):
+    """A Dense layer's output units, known before initialisation (``_units``)."""
+    return layer._units
+
+
+def activation_type(activation):
+    """'relu', ... of an ``nn.Activation`` (``_act_type``, mxnet 1.9.1)."""
+    return activation._act_type
+
+
+def dropout_rate(layer):
+    """An ``nn.Dropout``'s rate (``_rate``, mxnet 1.9.1)."""
+    return layer._rate
+
+
+# ---- the Trainer (checkpoints, AMP, distributed) -------------------------------
+
+
+def trainer_kvstore(trainer):
+    """The Trainer's KVStore, or None (``_kvstore``; set up at the first step)."""
+    return trainer._kvstore
+
+
+def updates_on_kvstore(trainer):
+    """Whether the optimizer runs in the kvstore (``_update_on_kvstore``):
+    on the servers for dist_* kvstores, where no worker holds its states."""
+    return bool(trainer._update_on_kvstore)
+
+
+def optimizer_updaters(trainer):
+    """The updaters holding the optimizer states, one per device.
+
+    With update_on_kvstore the kvstore's own updater (``_kvstore._updater``),
+    else the Trainer's ``_updaters``; the states are ``updater.states``
+    {parameter index: state}, the index into ``trainer_params``.
+    """
+    if trainer._update_on_kvstore:
+        return [trainer._kvstore._updater]
+    return trainer._updaters
+
+
+def trainer_params(trainer):
+    """The Trainer's parameters in index order (``_params``), as the optimizer
+    states' indices refer to them."""
+    return trainer._params
+
+
+def amp_loss_scaler(trainer):
+    """The dynamic loss scaler ``amp.init_trainer`` attached, or None
+    (``_amp_loss_scaler``; mxnet.contrib.amp 1.9.1 stores it there)."""
+    return getattr(trainer, '_amp_loss_scaler', None)
+
+
+# ---- the parameter server -------------------------------------------------------
+
+
+def kvstore_barrier(kv):
+    """Wait until every worker of a dist_* kvstore has reached this point.
+
+    ``KVStore._barrier`` is MXNet's own global barrier (MXKVStoreBarrier); it
+    is private in mxnet 1.9.1 although tools/launch.py's jobs rely on it.
+    """
+    kv._barrier()

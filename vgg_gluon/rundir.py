@@ -1,0 +1,185 @@
+"""Run directories: what ``python -m vgg_gluon.train`` leaves, read back and checked.
+
+A run directory holds ``config.json`` (the resolved Config), ``metrics.jsonl``
+(one JSON record per epoch) and ``model.params`` (the parameters of the last
+complete epoch), and the checkpoint of the last complete epoch
+(``checkpoint.py`` writes it)::
+
+    checkpoints/epoch-0003.params   parameters          (net.save_parameters)
+    checkpoints/epoch-0003.states   optimizer states
+    checkpoint.json                 the manifest, written last: format version,
+                                    epoch, the files' sizes and sha256, resolved
+                                    config, random-number state, metrics so far
+
+A file that does not match the manifest's size and sha256 is refused rather
+than loaded; so is a run of another architecture than the caller asked for.
+"""
+import json
+import os
+
+import mxnet as mx
+
+from .arch import format_spec, parse_spec
+from .atomic import file_digest
+from .config import Config
+from .errors import CheckpointError, ConfigError
+from .model import build_net
+
+FORMAT = 'vgg_gluon-checkpoint'
+FORMAT_VERSION = 1
+MANIFEST = 'checkpoint.json'
+CHECKPOINT_DIR = 'checkpoints'
+
+
+# ---- the configuration ----------------------------------------------------------
+
+def config_from_dict(values, source):
+    """A validated Config from saved values; unknown keys and bad values are refused."""
+    if not isinstance(values, dict):
+        raise CheckpointError(f"{source}: expected a JSON object of settings")
+    known = set(Config().to_dict())
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise CheckpointError(f"{source}: unknown setting(s) {', '.join(unknown)} "
+                              f"(written by another version of vgg_gluon?); refusing to guess")
+    try:
+        return Config(**values).validate()
+    except ConfigError as err:
+        raise CheckpointError(f"{source}: {err.flag}: {err}") from None
+
+
+def load_config(run_dir):
+    """The run's Config from ``config.json``; CheckpointError if missing or not trusted."""
+    path = os.path.join(run_dir, 'config.json')
+    try:
+        with open(path) as f:
+            values = json.load(f)
+    except FileNotFoundError:
+        raise CheckpointError(f"{run_dir} is not a run directory (no config.json)") from None
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"{path}: cannot read ({one_line(err)})") from None
+    return config_from_dict(values, path)
+
+
+def check_expected(config, run_dir, arch=None, ratio=None):
+    """Refuse a run whose network is not the one the caller asked for.
+
+    arch: compared by the whole architecture (blocks, kernel sizes, batch
+    norm, LRN), not by name alone; ratio: the channel divisor. The message
+    names both networks.
+    """
+    if arch is not None:
+        have, want = parse_spec(config.arch), parse_spec(arch)
+        if have != want:
+            raise CheckpointError(f"{run_dir} holds a {config.arch} network "
+                                  f"({format_spec(have)}), not {arch} ({format_spec(want)})",
+                                  flag='arch')
+    if ratio is not None and ratio != config.ratio:
+        raise CheckpointError(f"{run_dir} holds a {config.arch} network with ratio "
+                              f"{config.ratio}, not {ratio}", flag='ratio')
+
+
+# ---- the checkpoint and the parameters ----------------------------------------------
+
+def read_checkpoint(run_dir):
+    """The verified manifest of the last complete epoch, or None if there is none.
+
+    CheckpointError for a manifest of another or newer format, or files that
+    are missing, truncated or changed since they were written.
+    """
+    path = os.path.join(run_dir, MANIFEST)
+    try:
+        with open(path) as f:
+            manifest = json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"{path}: cannot read ({one_line(err)})") from None
+    if not isinstance(manifest, dict) or manifest.get('format') != FORMAT:
+        raise CheckpointError(f"{path}: not a vgg_gluon checkpoint manifest")
+    version = manifest.get('format_version')
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(f"{path}: format version {version!r} is newer than this "
+                              f"vgg_gluon reads ({FORMAT_VERSION}); upgrade vgg_gluon")
+    try:
+        files, digests = manifest['files'], manifest['digests']
+        epoch, metrics = manifest['epoch'], manifest['metrics']
+        config_from_dict(manifest['config'], path)
+        for key in ('params', 'states'):
+            name = files[key]
+            if name is None and key == 'states':
+                continue  # a parameter-server run (see _states_are_local)
+            expected = digests[name]
+            _check_file(run_dir, name, expected['size'], expected['sha256'])
+        if not isinstance(epoch, int) or len(metrics) != epoch:
+            raise CheckpointError(f"{path}: epoch {epoch!r} but {len(metrics)} metric records")
+    except (KeyError, TypeError) as err:
+        raise CheckpointError(f"{path}: incomplete manifest (missing {err})") from None
+    return manifest
+
+
+def _check_file(run_dir, name, size, sha256):
+    path = os.path.join(run_dir, name)
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{path} is missing; the checkpoint is incomplete")
+    found = os.path.getsize(path)
+    if found != size:
+        raise CheckpointError(f"{path} has {found} bytes, the manifest says {size} "
+                              f"(truncated or replaced); refusing to load it")
+    if file_digest(path)['sha256'] != sha256:
+        raise CheckpointError(f"{path} changed since it was written (sha256 differs "
+                              f"from the manifest); refusing to load it")
+
+
+def params_path(run_dir, manifest=None):
+    """The parameters to load: the checkpoint's if there is one, else model.params."""
+    if manifest is not None:
+        return os.path.join(run_dir, manifest['files']['params'])
+    path = os.path.join(run_dir, 'model.params')
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{run_dir} holds no parameters yet (no {MANIFEST}, no "
+                              f"model.params): no epoch has finished")
+    return path
+
+
+def load_params(net, path, config, ctxs):
+    """Load ``path`` into ``net`` on the devices ``ctxs`` (a list) and run one
+    forward pass to check every shape.
+
+    CheckpointError (one line) when the file is unreadable or was saved from
+    another architecture, ratio or input size than ``config`` describes.
+    """
+    what = (f"{config.arch} ratio {config.ratio}"
+            f"{' scale-dense' if config.scale_dense else ''} at {config.resize} px")
+    try:
+        net.load_parameters(path, ctx=ctxs)
+        net(mx.nd.zeros((1, 1, config.resize, config.resize), ctx=ctxs[0])).wait_to_read()
+    except (mx.base.MXNetError, AssertionError, ValueError, KeyError, OSError) as err:
+        raise CheckpointError(f"{path}: cannot load it as the run's {what} network "
+                              f"({one_line(err)}); it is corrupt or from another "
+                              f"architecture") from None
+
+
+def load_model(run_dir, ctx=None, arch=None, ratio=None):
+    """(net, config) of a run, with the last complete epoch's parameters on ``ctx``
+    (one device; default the CPU).
+
+    ``arch``/``ratio``: refuse a run of another architecture or ratio.
+    Raises CheckpointError when the run directory cannot be trusted.
+    """
+    config = load_config(run_dir)
+    check_expected(config, run_dir, arch, ratio)
+    manifest = read_checkpoint(run_dir)
+    net = build_net(config)
+    load_params(net, params_path(run_dir, manifest), config, [ctx or mx.cpu()])
+    return net, config
+
+
+def one_line(err):
+    """One line of an error message: MXNet's own 'MXNetError: ...' line if there
+    is one (its messages start with a C++ traceback), else the first."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith('MXNetError:'):
+            return line[len('MXNetError:'):].strip()
+    return lines[0] if lines else type(err).__name__

@@ -1,0 +1,184 @@
+"""Training as a ``Config`` says: data, model and trainer built, the loop run,
+a checkpoint after every epoch. No command line here: ``train.py`` is that.
+
+    from vgg_gluon.config import Config
+    from vgg_gluon.training import run
+    history, run_dir = run(Config(epochs=1, train_samples=1024, resize=32))
+
+Nothing is written before the inputs (and a resumed checkpoint) have been
+checked, and an existing run directory is never overwritten.
+"""
+import contextlib
+import json
+import os
+import sys
+import time
+
+from .atomic import atomic_write_text
+from .checkpoint import CheckpointWriter, restore
+from .devices import check_amp, select_ctx
+from .distributed import Workers, setup_workers
+from .errors import ConfigError
+from .interrupt import Interrupted, deferred
+from .loop import TrainingDiverged, train_ch5
+from .model import build_net
+from .rng import seed_epoch, seed_everything
+
+
+def build_model(config, ctxs, workers=None):
+    """(net, trainer) as ``run`` trains them: initialised on the devices ``ctxs``
+    (a list), hybridized, with AMP when ``config.amp``.
+
+    workers (distributed.Workers) picks the kvstore: by default 'device',
+    which on several GPUs keeps one copy of the parameters each and sums the
+    gradients on the GPUs, not the CPU. Call right after ``seed_everything``:
+    the weights are drawn here.
+    """
+    from mxnet import init
+    workers = workers or Workers()
+    check_amp(config.amp, ctxs)
+    if config.amp:
+        from mxnet.contrib import amp
+        amp.init()  # before the network is built: it patches the operators to float16
+    net = build_net(config)
+    net.initialize(init.Xavier(), ctx=ctxs)
+    if config.hybridize:
+        net.hybridize(static_alloc=True, static_shape=True)
+    workers.prepare(net, ctxs, config.seed, (1, config.resize, config.resize))
+    # A list, not the dict: Trainer sorts a dict by parameter name, and names
+    # carry process-wide counters (dense10 < dense9), so the optimizer states'
+    # order would depend on what the process built before. The network's own
+    # order is the same in every process, which a resumed checkpoint needs.
+    trainer = workers.trainer(list(net.collect_params().values()), config.optimizer, config.lr)
+    if config.amp:
+        amp.init_trainer(trainer)  # dynamic loss scaling; train_ch5 sees it and scales
+    return net, trainer
+
+
+def load_data(config):
+    """(train_iter, test_iter) at the config's size, scale-jittered if asked."""
+    from .data import load_data_fashion_mnist
+    from .jitter import load_data_jittered
+    if config.scale_jitter:
+        return load_data_jittered(
+            config.batch_size, config.resize, *config.scale_jitter, root=config.data_dir,
+            train_samples=config.train_samples, test_samples=config.test_samples,
+            seed=config.seed)
+    return load_data_fashion_mnist(
+        config.batch_size, resize=config.resize, root=config.data_dir,
+        train_samples=config.train_samples, test_samples=config.test_samples, seed=config.seed)
+
+
+def check_run_dir(out):
+    """The run directory to write; an existing non-empty one is refused."""
+    out = out or os.path.join('runs', time.strftime('%Y%m%d-%H%M%S'))
+    if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
+        raise ConfigError(f"{out} already exists and is not empty; choose a new run "
+                          f"directory (nothing was overwritten)", flag='out')
+    return out
+
+
+def progress_bar(quiet):
+    """A tqdm wrapper for train_ch5's batches, or None (quiet, or not a terminal)."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+    return lambda batches, desc: tqdm(batches, desc=desc, total=len(batches),
+                                      leave=False, file=sys.stderr, unit='batch')
+
+
+class _Run:
+    """One training run being set up: where it writes, what it says."""
+
+    def __init__(self, config, resume, workers):
+        self.config, self.resume, self.workers = config, resume, workers
+        # The one condition for output: only rank 0 prints, writes logs, metrics and checkpoints.
+        self.writes = workers.rank == 0
+        if resume:
+            self.out = resume.run_dir
+        else:
+            self.out = check_run_dir(config.out) if self.writes else config.out
+        self.say = (lambda *a: None) if config.quiet or not self.writes else print
+
+    def start(self, net, trainer, ctxs):
+        """Restore a resumed checkpoint or create the run directory; the writer."""
+        config, resume = self.config, self.resume
+        history, resumes = [], []
+        if resume and resume.manifest:
+            restore(self.out, resume.manifest, net, trainer, config, ctxs)
+            trainer.set_learning_rate(config.lr)  # the saved optimizer brings its own
+            history, resumes = resume.manifest['metrics'], resume.manifest['resumes']
+        if resume:
+            resumes = resumes + [{'at_epoch': resume.epochs_done, 'changes': resume.changes}]
+        elif self.writes:
+            os.makedirs(self.out, exist_ok=True)
+            config.out = self.out
+            atomic_write_text(os.path.join(self.out, 'config.json'),
+                              json.dumps(config.to_dict(), indent=2))
+        writer = CheckpointWriter(self.out, config, history, resumes) if self.writes else None
+        return writer, history
+
+    def announce(self, train_iter, test_iter, epochs_done):
+        c = self.config
+        self.say(f"{c.arch}/{c.ratio}, resize {c.resize}: {c.epochs} epochs, {c.optimizer} "
+                 f"lr {c.lr:g}, batch {c.batch_size}, seed {c.seed}; {train_iter.num_samples} "
+                 f"train / {test_iter.num_samples} test images; "
+                 f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}; run directory "
+                 f"{self.out}" + (f"; {self.workers.describe()}" if self.workers.distributed
+                                  else ''))
+        if self.resume:
+            self.say(f"resuming after epoch {epochs_done}" + ''.join(
+                f"; {k} {a!r} -> {b!r}" for k, (a, b) in self.resume.changes.items()))
+
+
+def run(config, resume=None):
+    """Train as ``config`` says; returns (history, run directory).
+
+    resume: a ``resume.Resume`` (from ``resume.prepare``) to go on from its
+    last checkpoint. Interrupted and TrainingDiverged leave with ``run_dir``
+    and ``epochs_done`` set on them (for the hint).
+    """
+    workers = setup_workers(config)  # one process, or one of several (dist_*, Horovod)
+    this = _Run(config, resume, workers)
+    ctxs = workers.local_ctx(select_ctx(config.gpus))
+    seed_everything(config.seed)
+    net, trainer = build_model(config, ctxs, workers)  # checks --amp before any reading
+    train_iter, test_iter = load_data(config)
+    workers.shard(train_iter, test_iter, config.batch_size)
+    writer, history = this.start(net, trainer, ctxs)
+    epochs_done = history[-1]['epoch'] if history else 0
+    this.announce(train_iter, test_iter, epochs_done)
+
+    def on_epoch_start(epoch):
+        # Epoch k's shuffle order and dropout masks depend on (seed, k) only,
+        # so a resumed epoch is the epoch the uninterrupted run would have had;
+        # each worker keeps its own dropout stream (seed + rank).
+        train_iter.set_epoch(epoch)
+        seed_epoch(config.seed + workers.rank, epoch)
+
+    def on_epoch_end(record):
+        if writer is not None:
+            with deferred():  # Ctrl-C waits until the checkpoint is whole
+                writer.save(net, trainer, record)
+
+    try:
+        with _book_lines(this.writes):
+            history = train_ch5(net, train_iter, test_iter, config.batch_size, trainer, ctxs,
+                                config.epochs, start_epoch=epochs_done,
+                                on_epoch_start=on_epoch_start, on_epoch_end=on_epoch_end,
+                                progress=progress_bar(config.quiet or not this.writes),
+                                allreduce=workers.allreduce)
+    except (Interrupted, TrainingDiverged) as err:
+        err.run_dir, err.epochs_done = this.out, (writer.epoch if writer else epochs_done)
+        raise
+    return (writer.history if writer else history), this.out
+
+
+@contextlib.contextmanager
+def _book_lines(writes):
+    """train_ch5 prints the book's lines: other ranks' go nowhere."""
+    if writes:
+        yield
+        return
+    with open(os.devnull, 'w') as devnull, contextlib.redirect_stdout(devnull):
+        yield
