@@ -258,6 +258,31 @@ def test_asking_for_another_architecture_or_ratio_is_refused(reference, capsys):
     assert _dir_hash(reference) == before
 
 
+@pytest.mark.parametrize('other', ['1x32,1x64-bn', '1x32,1x64-lrn', '1x32,1x64:1', '1x32,2x64'])
+def test_another_architecture_of_the_same_blocks_is_refused(reference, capsys, other):
+    """--arch is compared by the whole spec: batch norm, LRN, kernel sizes, convs."""
+    from vgg_gluon import evaluate, predict
+    _refused(capsys, evaluate.main, [reference, '--arch', other], other)
+    _refused(capsys, predict.main, [reference, 'any.png', '--arch', other], '1x32,1x64')
+    assert evaluate.main([reference, '--arch', '1x32:3,1x64:3', '--test-samples', '10']) == 0
+
+
+def test_a_vgg11_run_is_not_a_vgg11_bn_run():
+    from vgg_gluon.errors import CheckpointError
+    from vgg_gluon.rundir import check_expected
+    config = Config(arch='vgg11', ratio=4)
+    check_expected(config, 'runs/x', arch='vgg11', ratio=4)
+    check_expected(config, 'runs/x', arch='1x64,1x128,2x256,2x512,2x512')  # the same network
+    for other in ('vgg11-bn', 'vgg11-lrn', 'vgg16-c', 'vgg13'):
+        with pytest.raises(CheckpointError) as err:
+            check_expected(config, 'runs/x', arch=other)
+        assert err.value.flag == 'arch'
+        assert 'vgg11' in str(err.value) and other in str(err.value)
+    with pytest.raises(CheckpointError) as err:
+        check_expected(Config(arch='vgg11', ratio=4, scale_dense=True), 'runs/x', ratio=8)
+    assert err.value.flag == 'ratio'
+
+
 def test_a_half_written_next_checkpoint_is_ignored(reference, tmp_path):
     """What a kill between the parameter file and the manifest leaves behind."""
     run_dir = str(tmp_path / 'torn')

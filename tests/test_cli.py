@@ -130,3 +130,12 @@ def test_divergence_exits_1_with_a_hint(tmp_path):
     assert proc.returncode == 1
     assert 'lower the learning rate (--lr, now 1e+06)' in proc.stderr
     assert 'Traceback' not in proc.stderr
+
+
+@pytest.mark.parametrize('command', ['train', 'summary', 'evaluate', 'predict', 'export',
+                                     'testtime', 'launch'])
+def test_every_command_prints_help_and_exits_0(command):
+    proc = subprocess.run([sys.executable, '-m', f'vgg_gluon.{command}', '--help'],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith('usage: python -m vgg_gluon.' + command) and not proc.stderr

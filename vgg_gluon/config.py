@@ -49,7 +49,8 @@ class Config:
         smallest = min_input_size(conv_arch)
         if not _is_int(self.resize) or self.resize < smallest:
             raise ConfigError(f"must be an integer of at least {smallest} "
-                              f"({len(conv_arch)} poolings halve it), got {self.resize!r}", flag='resize')
+                              f"({len(conv_arch)} poolings halve it), got {self.resize!r}",
+                              flag='resize')
         for flag, value in (('epochs', self.epochs), ('batch_size', self.batch_size)):
             if not _is_int(value) or value < 1:
                 raise ConfigError(f"must be a positive integer, got {value!r}", flag=flag)
@@ -67,7 +68,8 @@ class Config:
         if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
             raise ConfigError(f"must be a number in [0, 1), got {self.dropout!r}", flag='dropout')
         if self.kvstore not in KVSTORES:
-            raise ConfigError(f"must be one of {', '.join(KVSTORES)}, got {self.kvstore!r}", flag='kvstore')
+            raise ConfigError(f"must be one of {', '.join(KVSTORES)}, got {self.kvstore!r}",
+                              flag='kvstore')
         if self.horovod and self.kvstore.startswith('dist'):
             raise ConfigError(f"Horovod replaces the parameter server: "
                               f"drop --kvstore {self.kvstore}", flag='horovod')
@@ -87,7 +89,8 @@ def check_scale_jitter(value, resize):
           and resize <= value[0] <= value[1] <= 4 * resize)
     if not ok:
         raise ConfigError(f"must be SMIN,SMAX with --resize ({resize}) <= "
-                          f"SMIN <= SMAX <= {4 * resize} (4 x --resize), got {value!r}", flag='scale_jitter')
+                          f"SMIN <= SMAX <= {4 * resize} (4 x --resize), got {value!r}",
+                          flag='scale_jitter')
 
 
 def parse_gpus(text):
@@ -101,5 +104,6 @@ def parse_gpus(text):
     except ValueError:
         ids = [-1]
     if any(i < 0 for i in ids) or len(set(ids)) != len(ids):
-        raise ConfigError(f"must be auto, cpu or distinct GPU ids like 0,1; got {text!r}", flag='gpus')
+        raise ConfigError(f"must be auto, cpu or distinct GPU ids like 0,1; got {text!r}",
+                          flag='gpus')
     return ids

@@ -39,7 +39,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         if args.batch_size is not None and args.batch_size < 1:
-            raise ConfigError(f"must be a positive integer, got {args.batch_size}", flag='batch_size')
+            raise ConfigError(f"must be a positive integer, got {args.batch_size}",
+                              flag='batch_size')
         net, config, ctx = open_run(args)
         net.hybridize(static_alloc=True, static_shape=True)
         test_iter = test_iter_for(config, args.test_samples, args.batch_size, args.data_dir)

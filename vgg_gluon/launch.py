@@ -70,7 +70,7 @@ def _seconds(text):
 
 def build_parser():
     p = Parser(prog=PROG, description=__doc__.split('\n')[0],
-                usage=f"{PROG} -n WORKERS -s SERVERS [--hostfile FILE] [--port P] -- COMMAND ...")
+               usage=f"{PROG} -n WORKERS -s SERVERS [--hostfile FILE] [--port P] -- COMMAND ...")
     p.add_argument('-n', '--num-workers', type=_positive, required=True, help='worker processes')
     p.add_argument('-s', '--num-servers', type=_positive, required=True, help='server processes')
     p.add_argument('--hostfile', help='one host per line (# comments); start processes there over ssh')
@@ -87,7 +87,8 @@ def parse_args(argv):
     """argv -> (options, command); the command follows ``--``."""
     argv = list(argv)
     if '--' not in argv:
-        build_parser().parse_args(argv)  # --help prints help; a bad flag is named first
+        if {'-h', '--help'} & set(argv):
+            build_parser().parse_args(['--help'])  # prints the help and exits 0
         build_parser().error("give the command to run after -- "
                              "(e.g. -- python -m vgg_gluon.train --kvstore dist_sync)")
     cut = argv.index('--')

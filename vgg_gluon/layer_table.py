@@ -158,24 +158,31 @@ def layer_table(net, input_shape):
                            'rf': field.size, 'jump': field.jump, 'start': field.start})
             shape = out_shape
         if is_block:
-            rows = layers[first:]
-            convs = [r for r in rows if r['type'].startswith('conv')]
-            blocks.append({'block': b, 'convs': len(convs),
-                           'channels': convs[-1]['output_shape'][0] if convs else None,
-                           'output_shape': list(shape[1:]),
-                           'params': sum(r['params'] for r in rows),
-                           'macs': sum(r['macs'] for r in rows),
-                           'rf': field.size, 'jump': field.jump, 'start': field.start})
-    convs = [r for r in layers if r['type'].startswith('conv')]
-    totals = {'params': sum(r['params'] for r in layers),
-              'trainable': sum(r['trainable'] for r in layers),
-              'macs': sum(r['macs'] for r in layers),
-              'conv_macs': sum(r['macs'] for r in convs),
-              'weight_layers': len(convs) + num_fc,
-              'last_conv_rf': convs[-1]['rf'] if convs else None,
-              'output_shape': list(shape[1:])}
+            blocks.append(_block_row(b, layers[first:], shape, field))
     return {'input_shape': list(input_shape[1:]), 'layers': layers, 'blocks': blocks,
-            'totals': totals}
+            'totals': _totals(layers, shape, num_fc)}
+
+
+def _block_row(b, rows, shape, field):
+    """The line of block ``b`` from its layers' rows."""
+    convs = [r for r in rows if r['type'].startswith('conv')]
+    return {'block': b, 'convs': len(convs),
+            'channels': convs[-1]['output_shape'][0] if convs else None,
+            'output_shape': list(shape[1:]),
+            'params': sum(r['params'] for r in rows),
+            'macs': sum(r['macs'] for r in rows),
+            'rf': field.size, 'jump': field.jump, 'start': field.start}
+
+
+def _totals(layers, shape, num_fc):
+    convs = [r for r in layers if r['type'].startswith('conv')]
+    return {'params': sum(r['params'] for r in layers),
+            'trainable': sum(r['trainable'] for r in layers),
+            'macs': sum(r['macs'] for r in layers),
+            'conv_macs': sum(r['macs'] for r in convs),
+            'weight_layers': len(convs) + num_fc,
+            'last_conv_rf': convs[-1]['rf'] if convs else None,
+            'output_shape': list(shape[1:])}
 
 
 def summarize(arch='vgg11', ratio=4, resize=96, in_channels=1, classes=10, scale_dense=False):

@@ -78,27 +78,9 @@ def train_ch5(net, train_iter, test_iter, batch_size, trainer, ctx, num_epochs,
         if on_epoch_start is not None:
             on_epoch_start(epoch)
         start = time.time()
-        train_l_sum = [mx.nd.zeros((1,), ctx=c) for c in ctxs]
-        train_acc_sum = [mx.nd.zeros((1,), ctx=c) for c in ctxs]
-        n = 0
         batches = progress(train_iter, f'epoch {epoch + 1}') if progress else train_iter
-        for i, (X, y) in enumerate(batches):
-            Xs, ys = _split(X, y, ctxs)
-            with autograd.record():
-                y_hats = [net(X_part) for X_part in Xs]
-                ls = [loss(y_hat, y_part).sum() for y_hat, y_part in zip(y_hats, ys)]
-            _backward(ls, trainer)
-            trainer.step(batch_size)
-            for j, (l, y_hat, y_part) in enumerate(zip(ls, y_hats, ys)):
-                # astype: float16 under AMP; a no-op (no copy) in float32
-                train_l_sum[j] += l.astype('float32', copy=False)
-                train_acc_sum[j] += (y_hat.argmax(axis=1).astype('float32', copy=False)
-                                     == y_part.astype('float32')).sum()
-            n += y.shape[0]
-            if (i + 1) % check_every == 0:
-                _check_finite(sum(s.asscalar() for s in train_l_sum), epoch, trainer)
-        train_l = sum(s.asscalar() for s in train_l_sum)
-        train_acc = sum(s.asscalar() for s in train_acc_sum)
+        train_l, train_acc, n = train_epoch(net, batches, loss, trainer, batch_size, ctxs,
+                                            epoch, check_every)
         if allreduce is not None:
             train_l, train_acc, n = allreduce([train_l, train_acc, n])
         _check_finite(train_l, epoch, trainer)
@@ -112,6 +94,34 @@ def train_ch5(net, train_iter, test_iter, batch_size, trainer, ctx, num_epochs,
         if on_epoch_end is not None:
             on_epoch_end(record)
     return history
+
+
+def train_epoch(net, batches, loss, trainer, batch_size, ctxs, epoch=0, check_every=50):
+    """One pass over ``batches`` of (X, y); returns (loss sum, correct count, n).
+
+    The sums stay on the devices and are read back every ``check_every``
+    batches (TrainingDiverged on a NaN or infinite loss) and at the end.
+    """
+    train_l_sum = [mx.nd.zeros((1,), ctx=c) for c in ctxs]
+    train_acc_sum = [mx.nd.zeros((1,), ctx=c) for c in ctxs]
+    n = 0
+    for i, (X, y) in enumerate(batches):
+        Xs, ys = _split(X, y, ctxs)
+        with autograd.record():
+            y_hats = [net(X_part) for X_part in Xs]
+            ls = [loss(y_hat, y_part).sum() for y_hat, y_part in zip(y_hats, ys)]
+        _backward(ls, trainer)
+        trainer.step(batch_size)
+        for j, (l, y_hat, y_part) in enumerate(zip(ls, y_hats, ys)):
+            # astype: float16 under AMP; a no-op (no copy) in float32
+            train_l_sum[j] += l.astype('float32', copy=False)
+            train_acc_sum[j] += (y_hat.argmax(axis=1).astype('float32', copy=False)
+                                 == y_part.astype('float32')).sum()
+        n += y.shape[0]
+        if (i + 1) % check_every == 0:
+            _check_finite(sum(s.asscalar() for s in train_l_sum), epoch, trainer)
+    return (sum(s.asscalar() for s in train_l_sum),
+            sum(s.asscalar() for s in train_acc_sum), n)
 
 
 def _backward(ls, trainer):

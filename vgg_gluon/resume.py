@@ -71,7 +71,7 @@ def _apply(config, resume, given):
     out = given.pop('out', None)
     if out is not None and os.path.realpath(out) != os.path.realpath(run_dir):
         raise ConfigError(f"a resumed run writes into its own directory {run_dir}; "
-                                   f"drop --out {out}", flag='out')
+                          f"drop --out {out}", flag='out')
     for dest, value in given.items():
         if dest in CHANGEABLE:
             if value != saved[dest]:
@@ -84,6 +84,6 @@ def _apply(config, resume, given):
     saved['out'] = run_dir
     config = Config(**saved).validate()
     if config.epochs < resume.epochs_done:
-        raise ConfigError(f"must be at least {resume.epochs_done} (the epochs "
-                                      f"{run_dir} has finished), got {config.epochs}", flag='epochs')
+        raise ConfigError(f"must be at least {resume.epochs_done} (the epochs {run_dir} has "
+                          f"finished), got {config.epochs}", flag='epochs')
     return config, resume

@@ -42,7 +42,8 @@ def build_parser(defaults=True):
                         f"gives each conv's kernel size; suffix -lrn, -bn)")
     p.add_argument('--ratio', type=int_arg('a positive integer'), default=d.ratio,
                    help='divide every conv channel count by this (the book uses 4)')
-    p.add_argument('--scale-dense', action='store_true', default=d.scale_dense, help='also divide the dense width by --ratio')
+    p.add_argument('--scale-dense', action='store_true', default=d.scale_dense,
+                   help='also divide the dense width by --ratio')
     p.add_argument('--resize', type=int_arg('an integer of at least 32'), default=d.resize,
                    help='input side in pixels (the book: 96 to fit memory, 224 in full)')
     p.add_argument('--epochs', type=int_arg('a positive integer'), default=d.epochs)
@@ -62,7 +63,8 @@ def build_parser(defaults=True):
     p.add_argument('--scale-jitter', type=pair_arg('SMIN,SMAX'), default=none, metavar='SMIN,SMAX',
                    help='scale jittering: rescale each training image to a random side S in '
                         '[SMIN, SMAX], then crop a random --resize square (the paper: 256,512 for 224)')
-    p.add_argument('--quiet', action='store_true', default=d.quiet, help='no progress bar or start-up lines')
+    p.add_argument('--quiet', action='store_true', default=d.quiet,
+                   help='no progress bar or start-up lines')
     p.add_argument('--no-hybridize', dest='hybridize', action='store_false', default=d.hybridize,
                    help='run imperatively (slower; for debugging)')
     p.add_argument('--resume', metavar='RUN_DIR', default=none,
