@@ -86,3 +86,19 @@ def test_gradients_reach_every_parameter():
     loss.backward()
     for name, param in net.collect_params().items():
         assert np.abs(param.grad().asnumpy()).sum() > 0, name
+
+
+def test_get_model_by_name_as_the_zoos_do():
+    from mxnet.gluon import nn
+    from vgg_gluon import get_model
+    from vgg_gluon.arch import ARCH_NAMES
+    from vgg_gluon.model import features_and_head
+    for name in ARCH_NAMES:
+        net = get_model(name, ratio=8, scale_dense=True)
+        blocks, head = features_and_head(net)
+        assert len(blocks) == 5 and [type(layer) for layer in head] == [
+            nn.Dense, nn.Dropout, nn.Dense, nn.Dropout, nn.Dense]
+        assert len(list(net)) == 10  # the book's flat Sequential: for blk in net
+    with pytest.raises(ArchError) as err:
+        get_model('vgg12')
+    assert 'vgg16-c-bn' in str(err.value) and err.value.flag == 'arch'  # lists the names

@@ -29,7 +29,7 @@ from mxnet.gluon import nn
 from . import mxnet_internals as internals
 from .layers import LocalResponseNorm
 from .arch import BN_SUFFIX, FAMILY, PAPER_LETTERS
-from .model import dense_as_conv_kernel, vgg_from_spec
+from .model import dense_as_conv_kernel, features_and_head, vgg_from_spec
 
 
 @dataclass
@@ -131,8 +131,9 @@ def layer_table(net, input_shape):
     shape, field = tuple(input_shape), Field()
     layers, blocks = [], []
     num_fc = num_dropout = 0
-    for b, child in enumerate(net, start=1):
-        is_block = isinstance(child, nn.HybridSequential)
+    conv_blocks, head = features_and_head(net)
+    for b, child in enumerate(conv_blocks + head, start=1):
+        is_block = b <= len(conv_blocks)
         members = list(child) if is_block else [child]
         first = len(layers)
         conv_i = 0

@@ -96,17 +96,17 @@ def build_net(config):
 
 
 def features_and_head(net):
-    """(conv blocks, dense layers) of a flat VGG ``net`` from ``vgg``.
+    """(conv blocks, head layers) of a flat VGG ``net`` from ``vgg``.
 
-    The blocks are the leading ``HybridSequential`` children; the head is the
-    ``Dense`` layers after them (dropout left out: the identity at test time).
+    The blocks are the leading ``HybridSequential`` children (the feature
+    extractor); the head is every layer after them: Dense and Dropout.
     """
     children = list(net)
     num_blocks = 0
     while num_blocks < len(children) and isinstance(children[num_blocks], nn.HybridSequential):
         num_blocks += 1
-    head = [c for c in children[num_blocks:] if isinstance(c, nn.Dense)]
-    if not num_blocks or not head:
+    head = children[num_blocks:]
+    if not num_blocks or not any(isinstance(layer, nn.Dense) for layer in head):
         raise ValueError('expected conv blocks followed by dense layers (model.vgg)')
     return children[:num_blocks], head
 

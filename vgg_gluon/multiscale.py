@@ -42,7 +42,8 @@ def to_fully_convolutional(net, ctx=None):
     (batch, channels, Q, Q) -> (batch, classes, m, m) class-score map, with
     m = Q // 2**blocks - k + 1; at the training size m = 1.
     """
-    blocks, dense = features_and_head(net)
+    blocks, head = features_and_head(net)
+    dense = [layer for layer in head if isinstance(layer, nn.Dense)]  # dropout: identity here
     convs = [layer for layer in blocks[-1] if isinstance(layer, nn.Conv2D)]
     channels = convs[-1].weight.shape[0]
     ctx = ctx or dense[0].weight.list_ctx()[0]
