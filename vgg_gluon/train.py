@@ -146,7 +146,7 @@ def main(argv=None):
                 print(f"{resume.run_dir} has finished all {config.epochs} epochs; "
                       f"give --epochs N (more) to train further")
                 return 0
-            run(config, resume)
+            run(config, resume, say=print)
     except Error as err:
         return fail(PROG, err)
     except Interrupted as err:

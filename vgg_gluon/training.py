@@ -90,7 +90,7 @@ def progress_bar(quiet):
 class _Run:
     """One training run being set up: where it writes, what it says."""
 
-    def __init__(self, config, resume, workers):
+    def __init__(self, config, resume, workers, say):
         self.config, self.resume, self.workers = config, resume, workers
         # The one condition for output: only rank 0 prints, writes logs, metrics and checkpoints.
         self.writes = workers.rank == 0
@@ -98,7 +98,7 @@ class _Run:
             self.out = resume.run_dir
         else:
             self.out = check_run_dir(config.out) if self.writes else config.out
-        self.say = (lambda *a: None) if config.quiet or not self.writes else print
+        self.say = say if say is not None and self.writes and not config.quiet else _silent
 
     def start(self, net, trainer, ctxs):
         """Restore a resumed checkpoint or create the run directory; the writer."""
@@ -131,15 +131,17 @@ class _Run:
                 f"; {k} {a!r} -> {b!r}" for k, (a, b) in self.resume.changes.items()))
 
 
-def run(config, resume=None):
+def run(config, resume=None, say=None):
     """Train as ``config`` says; returns (history, run directory).
 
     resume: a ``resume.Resume`` (from ``resume.prepare``) to go on from its
-    last checkpoint. Interrupted and TrainingDiverged leave with ``run_dir``
-    and ``epochs_done`` set on them (for the hint).
+    last checkpoint. say: where the start-up lines go (the command passes
+    ``print``; the library itself prints only train_ch5's book lines).
+    Interrupted and TrainingDiverged leave with ``run_dir`` and
+    ``epochs_done`` set on them (for the hint).
     """
     workers = setup_workers(config)  # one process, or one of several (dist_*, Horovod)
-    this = _Run(config, resume, workers)
+    this = _Run(config, resume, workers, say)
     ctxs = workers.local_ctx(select_ctx(config.gpus))
     seed_everything(config.seed)
     net, trainer = build_model(config, ctxs, workers)  # checks --amp before any reading
@@ -172,6 +174,10 @@ def run(config, resume=None):
         err.run_dir, err.epochs_done = this.out, (writer.epoch if writer else epochs_done)
         raise
     return (writer.history if writer else history), this.out
+
+
+def _silent(*args):
+    pass
 
 
 @contextlib.contextmanager
