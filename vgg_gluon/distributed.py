@@ -130,6 +130,30 @@ def horovod_broadcast(hvd, params):
     mx.nd.waitall()
 
 
+def give_kvstore_plain_arrays(params, ctx):
+    """Give every parameter a fresh array in MXNet's plain layout, same values.
+
+    Why: the parameter server's first step (the Trainer's ``broadcast``: rank 0
+    pushes each weight, all workers meet at a barrier, then pull) reads the
+    parameter's own array, and MXNet 1.9.1's push fails on an array in oneDNN's
+    blocked layout ("We can't generate TBlob for MKLDNN data"). An inference-mode
+    convolution (the shape pass in ``Workers.prepare``) queues an asynchronous
+    reorder of its weight into that layout, and the first training-mode
+    convolution queues one back, each as a separate engine operation; whether
+    rank 0's push runs between them is a race. When it does, the engine records
+    the push's failure only on arrays it writes (the push only reads), so rank 0
+    reaches the barrier without having pushed, and another worker's pull finds
+    the key empty: the server aborts with "init 0 first" (seen in every launch
+    on a 2-core AVX-512 machine). When no pull comes first, the server takes
+    rank 0's first gradient as the key's initial weight: wrong without a word.
+    ``reset_ctx`` copies each parameter into a new array (plain layout; the
+    copy waits for the pending reorder) that no convolution has reordered yet.
+
+    params: ParameterDict, already initialised; ctx: the context(s) it lives on.
+    """
+    params.reset_ctx(ctx)
+
+
 class Workers:
     """Where this process stands among the workers of one training run.
 
@@ -194,6 +218,8 @@ class Workers:
             return
         if self.hvd is not None:
             horovod_broadcast(self.hvd, net.collect_params())
+        else:
+            give_kvstore_plain_arrays(net.collect_params(), ctx)
         mx.random.seed(seed + self.rank)
 
     def trainer(self, params, optimizer, lr):
