@@ -6,7 +6,7 @@ import vgg_gluon  # noqa: F401
 from vgg_gluon import train
 from vgg_gluon.config import Config, ConfigError
 from vgg_gluon.data import BatchIter, resize_images
-from vgg_gluon.jitter import ScaleJitterIter
+from vgg_gluon.jitter import ScaleJitterIter, load_data_jittered
 
 
 @pytest.fixture(scope='module')
@@ -83,3 +83,32 @@ def test_train_cli_rejects_bad_jitter(value, tmp_path, capsys):
     err = capsys.readouterr().err
     assert status == 2 and '--scale-jitter' in err and err.count('\n') == 1
     assert not out.exists()
+
+
+def test_sharded_workers_see_one_process_images(slice_):
+    """W workers (BatchIter.shard) jointly get exactly one process's jittered
+    images: same image, same S, same crop, each by exactly one worker."""
+    images, labels = slice_[0][:130], slice_[1][:130]   # last batch of 2: worker 2 skips it
+    whole = ScaleJitterIter(images, labels, 32, 28, 28, 40, seed=4)
+    shards = [ScaleJitterIter(images, labels, 32, 28, 28, 40, seed=4).shard(r, 3)
+              for r in range(3)]
+    for it in [whole] + shards:
+        it.set_epoch(2)
+    batches = [(X.asnumpy(), y.asnumpy()) for X, y in whole]
+    parts = [[(X.asnumpy(), y.asnumpy()) for X, y in it] for it in shards]
+    assert [len(p) for p in parts] == [5, 5, 4]
+    for i, (X, y) in enumerate(batches):
+        for r, part in enumerate(parts):
+            if i < len(part):
+                np.testing.assert_array_equal(part[i][0], X[r::3])
+                np.testing.assert_array_equal(part[i][1], y[r::3])
+        assert sum(len(p[i][1]) for p in parts if i < len(p)) == len(y)
+
+
+def test_jittered_test_split_is_sharded_too(fmnist_dir):
+    from vgg_gluon.distributed import Workers
+    train_iter, test_iter = load_data_jittered(20, 32, 32, 40, root=fmnist_dir,
+                                               train_samples=60, test_samples=50, seed=1)
+    Workers('dist_sync', 1, 2).shard(train_iter, test_iter, 20)
+    assert sum(len(y) for _, y in train_iter) == 30
+    assert sum(len(y) for _, y in test_iter) == 25

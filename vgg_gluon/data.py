@@ -192,21 +192,37 @@ class BatchIter:
     def num_samples(self):
         return len(self.images)
 
-    def __iter__(self):
+    def global_batches(self):
+        """Each global batch's image indices, in this epoch's order (then the next epoch).
+
+        Yields a slice (unshuffled) or a sorted index array: the batch of one
+        unsharded iterator. Subclasses draw per-batch randomness from these,
+        so that every worker draws what one process draws, then ``own`` it.
+        """
+        n = len(self.images)
         order = None
         if self.shuffle:
-            order = np.random.RandomState([self.seed, self.epoch]).permutation(len(self.images))
+            order = np.random.RandomState([self.seed, self.epoch]).permutation(n)
         self.epoch += 1
-        positions = np.arange(len(self.images)) if self.num_workers > 1 else None
-        for start in range(0, len(self.images), self.batch_size):
+        for start in range(0, n, self.batch_size):
             if order is None:
-                idx = slice(start, start + self.batch_size)
+                yield slice(start, start + self.batch_size)
             else:
-                idx = np.sort(order[start:start + self.batch_size])  # sorted gathers are faster
-            if positions is not None:  # this worker's share of the global batch
-                idx = positions[idx][self.rank::self.num_workers]
-                if not len(idx):
-                    continue
+                yield np.sort(order[start:start + self.batch_size])  # sorted gathers are faster
+
+    def own(self, idx):
+        """This worker's share (positions ``rank::num_workers``) of a global batch's indices."""
+        if self.num_workers == 1:
+            return idx
+        if isinstance(idx, slice):
+            idx = np.arange(len(self.images))[idx]
+        return idx[self.rank::self.num_workers]
+
+    def __iter__(self):
+        for idx in self.global_batches():
+            idx = self.own(idx)
+            if isinstance(idx, np.ndarray) and not len(idx):
+                continue  # no share of this (last) batch for this worker
             yield to_tensor(self.images[idx]), mx.nd.array(self.labels[idx], dtype='int32')
 
 

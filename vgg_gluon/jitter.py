@@ -34,24 +34,28 @@ class ScaleJitterIter(BatchIter):
         self.last_scales = None  # the S of each image of the latest batch (for tests, plots)
 
     def __iter__(self):
-        n = len(self.images)
-        order = None
-        if self.shuffle:
-            order = np.random.RandomState([self.seed, self.epoch]).permutation(n)
         # a stream of its own, so that jittering leaves the batch order unchanged
         rng = np.random.RandomState([self.seed, self.epoch, 1])
-        self.epoch += 1
-        for start in range(0, n, self.batch_size):
-            idx = (np.arange(start, min(start + self.batch_size, n)) if order is None
-                   else np.sort(order[start:start + self.batch_size]))
-            X = self.jitter(self.images[idx], rng)
+        for idx in self.global_batches():
+            # every image of the global batch draws its S and crop, whoever
+            # serves it: W sharded workers see exactly one process's images
+            scales, offsets = self.draw(self.labels[idx].shape[0], rng)
+            mine = slice(self.rank, None, self.num_workers)
+            idx, scales, offsets = self.own(idx), scales[mine], offsets[:, mine]
+            if not len(scales):
+                continue  # no share of this (last) batch for this worker
+            X = self.jitter(self.images[idx], scales, offsets)
             X = mx.nd.array(X[:, None], dtype='uint8')
             yield X.astype('float32') / 255, mx.nd.array(self.labels[idx], dtype='int32')
 
-    def jitter(self, images, rng):
+    def draw(self, n, rng):
+        """S (n,) and crop offsets (2, n) (top, left) for n images, from ``rng``."""
+        scales = rng.randint(self.s_min, self.s_max + 1, size=n)
+        offsets = rng.randint(0, scales - self.crop + 1, size=(2, n))
+        return scales, offsets
+
+    def jitter(self, images, scales, offsets):
         """(b, h, w) uint8 -> (b, crop, crop) uint8: rescale each to its S, crop."""
-        scales = rng.randint(self.s_min, self.s_max + 1, size=len(images))
-        offsets = rng.randint(0, scales - self.crop + 1, size=(2, len(images)))
         out = np.empty((len(images), self.crop, self.crop), dtype=np.uint8)
         # one batched resize per distinct S (at most S_max - S_min + 1 calls)
         for s in np.unique(scales):
