@@ -170,6 +170,9 @@ class BatchIter:
         self.seed = 0 if seed is None else seed
         self.epoch = 0
         self.rank, self.num_workers = 0, 1
+        # called as on_batch(epoch, batch) (both 1-based) once a batch has been
+        # used, i.e. when the next is asked for (progress reports to the launcher)
+        self.on_batch = None
 
     def shard(self, rank, num_workers):
         """Serve only positions ``rank::num_workers`` of every (global) batch.
@@ -204,11 +207,13 @@ class BatchIter:
         if self.shuffle:
             order = np.random.RandomState([self.seed, self.epoch]).permutation(n)
         self.epoch += 1
-        for start in range(0, n, self.batch_size):
+        for i, start in enumerate(range(0, n, self.batch_size)):
             if order is None:
                 yield slice(start, start + self.batch_size)
             else:
                 yield np.sort(order[start:start + self.batch_size])  # sorted gathers are faster
+            if self.on_batch is not None:
+                self.on_batch(self.epoch, i + 1)
 
     def own(self, idx):
         """This worker's share (positions ``rank::num_workers``) of a global batch's indices."""

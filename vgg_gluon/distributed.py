@@ -14,6 +14,7 @@ Either way worker ``r`` of ``W`` reads positions ``r::W`` of every global batch
 and the epoch's metrics are summed over workers by the same engine, so W
 workers compute what one process computes with the global batch.
 """
+import functools
 import os
 
 import numpy as np
@@ -27,6 +28,14 @@ from .mxnet_internals import kvstore_barrier
 # C int, so the key stays below 2**31 / 9973.
 METRIC_KEY = 100000
 METRIC_SLOTS = 4
+# Progress reports to python -m vgg_gluon.launch (its --stall-timeout): the
+# launcher sets PROGRESS_ENV in every worker; a worker then writes one line
+# PROGRESS_PREFIX + "training epoch E batch B" to its standard output after
+# each batch (and "testing pass P batch B" while evaluating). The launcher
+# reads and hides these lines; standard output is the one channel that also
+# crosses ssh.
+PROGRESS_ENV = 'VGG_GLUON_PROGRESS'
+PROGRESS_PREFIX = '@vgg_gluon.progress '
 
 
 def _is_metric(index):
@@ -154,6 +163,13 @@ def give_kvstore_plain_arrays(params, ctx):
     params.reset_ctx(ctx)
 
 
+def report_progress(stage, epoch, batch):
+    """One progress line for the launcher, straight to file descriptor 1 (rank
+    1+ redirect ``sys.stdout`` to nowhere)."""
+    word = 'epoch' if stage == 'training' else 'pass'
+    os.write(1, f"{PROGRESS_PREFIX}{stage} {word} {epoch} batch {batch}\n".encode())
+
+
 class Workers:
     """Where this process stands among the workers of one training run.
 
@@ -187,8 +203,12 @@ class Workers:
         """Give this worker its part of every batch; refuse batches some worker would miss.
 
         Every worker must step on every batch (the servers wait for all), so each
-        training batch needs at least one image per worker.
+        training batch needs at least one image per worker. Under the launcher
+        (PROGRESS_ENV set) both iterators also report each batch to it.
         """
+        if os.environ.get(PROGRESS_ENV):
+            train_iter.on_batch = functools.partial(report_progress, 'training')
+            test_iter.on_batch = functools.partial(report_progress, 'testing')
         if self.num_workers == 1:
             return
         n, w = train_iter.num_samples, self.num_workers
@@ -256,7 +276,18 @@ def setup_workers(config):
 
     dist_* kvstores connect to the scheduler named by the DMLC_* environment
     (python -m vgg_gluon.launch sets it); --horovod joins horovodrun's job.
+    A worker of the launcher must use a dist_* kvstore: with any other engine
+    the workers would train unconnected copies, all writing one run directory.
     """
+    if os.environ.get('DMLC_ROLE') == 'worker' and not config.kvstore.startswith('dist'):
+        if config.horovod:
+            raise ConfigError("start Horovod jobs with horovodrun, not with "
+                              "python -m vgg_gluon.launch (that one is for --kvstore dist_*)",
+                              flag='horovod')
+        raise ConfigError(f"under python -m vgg_gluon.launch use dist_sync, dist_device_sync "
+                          f"or dist_async; {config.kvstore} would train "
+                          f"{os.environ.get('DMLC_NUM_WORKER', 'several')} unconnected copies",
+                          flag='kvstore')
     if config.horovod:
         hvd = _import_horovod()
         hvd.init()

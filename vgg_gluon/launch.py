@@ -8,9 +8,16 @@ in a scheduler or server process runs its loop and exits; workers run the
 command). Locally everything listens on 127.0.0.1; with ``--hostfile`` the
 processes are started over ssh on the listed hosts (scheduler on the first),
 in the same directory. Each output line is prefixed with its role and index.
-When any process fails, or the scheduler or a server stops while workers run,
-every process is stopped (SIGTERM to its process group, SIGKILL after
-``--grace`` seconds) and the launcher exits with the failing status.
+
+The job ends as a whole. When any process exits with an error or a signal,
+when the scheduler or a server stops while workers still run, when a worker
+reports no progress for ``--stall-timeout`` seconds (``python -m
+vgg_gluon.train`` reports every batch, through its standard output), or when
+``--timeout`` passes, every process is stopped (SIGTERM and SIGCONT to its
+process group, SIGKILL after ``--grace`` seconds; over ssh, the remote process
+is hung up) and the launcher prints one line naming the process and what
+happened, then exits non-zero: the process's status (128 + N for signal N),
+124 for a stall or a timeout.
 """
 import argparse
 import os
@@ -24,18 +31,18 @@ import time
 
 from .cli import Parser, fail  # one-line usage errors, exit status 2
 from .errors import Error
+from .distributed import PROGRESS_ENV, PROGRESS_PREFIX
 
 PROG = 'python -m vgg_gluon.launch'
 LOOPBACK = '127.0.0.1'
 DEFAULT_REMOTE_PORT = 9091
 # the local environment that remote processes get too
 FORWARD_PREFIXES = ('DMLC_', 'MXNET_', 'PS_', 'OMP_', 'VGG_GLUON_')
+DEFAULT_STALL_TIMEOUT = 600.0
 
 
 class LaunchError(Error):
     """Bad launcher input; ``flag`` names the option."""
-
-
 
 
 def _positive(text):
@@ -70,7 +77,9 @@ def _seconds(text):
 
 def build_parser():
     p = Parser(prog=PROG, description=__doc__.split('\n')[0],
-               usage=f"{PROG} -n WORKERS -s SERVERS [--hostfile FILE] [--port P] -- COMMAND ...")
+               usage=f"{PROG} -n WORKERS -s SERVERS [--hostfile FILE] [--port P] -- COMMAND ...",
+               epilog=__doc__[__doc__.index('The job ends'):].strip().replace('``', ''),
+               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('-n', '--num-workers', type=_positive, required=True, help='worker processes')
     p.add_argument('-s', '--num-servers', type=_positive, required=True, help='server processes')
     p.add_argument('--hostfile', help='one host per line (# comments); start processes there over ssh')
@@ -80,6 +89,14 @@ def build_parser():
                    help='seconds between SIGTERM and SIGKILL when stopping (default 10)')
     p.add_argument('--timeout', type=_seconds, default=0.0,
                    help='stop the whole job after this many seconds (default 0: no limit)')
+    p.add_argument('--stall-timeout', type=_seconds, default=DEFAULT_STALL_TIMEOUT,
+                   help=f"stop the whole job when a worker has reported no progress for this "
+                        f"many seconds, counted from its start (a hung or stopped process; "
+                        f"python -m vgg_gluon.train reports each batch; default "
+                        f"{DEFAULT_STALL_TIMEOUT:g}; 0: never, for a COMMAND that does not report)")
+    p.add_argument('--ssh-config', metavar='FILE',
+                   help='ssh configuration for --hostfile hosts (ssh -F FILE: user, port, key, '
+                        'known hosts); default: ssh\'s own (~/.ssh/config)')
     return p
 
 
@@ -167,6 +184,8 @@ def plan(num_workers, num_servers, port, hosts=None):
             nodes.append(Node(role, i, host, dict(
                 common, DMLC_ROLE=role, DMLC_NODE_HOST=LOOPBACK if local else host,
                 PORT=str(ports[offset + i]))))
+            if role == 'worker':  # report progress to this launcher (--stall-timeout)
+                nodes[-1].env[PROGRESS_ENV] = '1'
     if local:  # share the cores between local workers unless the user chose
         from . import _threads  # importing vgg_gluon has set it: was it the user?
         threads = (os.environ['OMP_NUM_THREADS'] if _threads.USER_SET
@@ -183,32 +202,40 @@ def _cores():
         return os.cpu_count() or 1
 
 
-def ssh_command(host, env, command, cwd):
+def ssh_command(host, env, command, cwd, config=None):
     """The ssh command line that runs ``command`` on ``host`` in ``cwd`` with ``env``.
 
     ``-tt``: the remote process gets a terminal, so it is hung up (SIGHUP) when
     the connection closes, i.e. when the launcher stops the local ssh.
+    config: an ssh configuration file (``-F``) instead of ~/.ssh/config.
     """
     forwarded = {k: v for k, v in os.environ.items() if k.startswith(FORWARD_PREFIXES)}
     forwarded.update(env)
     assignments = ' '.join(f"{k}={shlex.quote(v)}" for k, v in sorted(forwarded.items()))
     remote = f"cd {shlex.quote(cwd)} && exec env {assignments} {shlex.join(command)}"
-    return ['ssh', '-tt', '-o', 'BatchMode=yes', host, remote]
+    options = ['-F', config] if config else []
+    return ['ssh', '-tt', *options, '-o', 'BatchMode=yes', host, remote]
 
 
 class Job:
-    """Running processes, their prefixed output, and the teardown."""
+    """Running processes, their prefixed output, their progress, and the teardown.
 
-    def __init__(self, grace):
-        self.grace = grace
+    grace: seconds between SIGTERM and SIGKILL. stall_timeout: seconds a live
+    worker may go without a progress report (0: no limit).
+    """
+
+    def __init__(self, grace, stall_timeout=0.0):
+        self.grace, self.stall_timeout = grace, stall_timeout
         self.procs = []          # (node, Popen)
         self.pumps = []
         self.lock = threading.Lock()
+        self.progress = {}       # label -> (time.monotonic() of the last report, its text)
 
     def start(self, node, argv, env=None):
         proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         self.procs.append((node, proc))
+        self.progress[node.label] = (time.monotonic(), 'none yet')
         pump = threading.Thread(target=self._pump, args=(node.label, proc.stdout), daemon=True)
         pump.start()
         self.pumps.append(pump)
@@ -216,6 +243,9 @@ class Job:
     def _pump(self, label, stream):
         for raw in iter(stream.readline, b''):
             line = raw.decode(errors='replace').rstrip('\r\n')
+            if line.startswith(PROGRESS_PREFIX):  # for --stall-timeout, not for the user
+                self.progress[label] = (time.monotonic(), line[len(PROGRESS_PREFIX):])
+                continue
             with self.lock:
                 sys.stdout.write(f"[{label}] {line}\n")
                 sys.stdout.flush()
@@ -229,21 +259,52 @@ class Job:
         return [(n, p) for n, p in self.procs if p.poll() is None]
 
     def stop(self):
-        """SIGTERM every live process group, SIGKILL what is left after the grace period."""
-        for sig, wait in ((signal.SIGTERM, self.grace), (signal.SIGKILL, 5.0)):
+        """SIGTERM (and SIGCONT, which a stopped process needs to act on it) to every
+        live process group, SIGKILL to what is left after the grace period."""
+        for signals, wait in (((signal.SIGTERM, signal.SIGCONT), self.grace),
+                              ((signal.SIGKILL,), 5.0)):
             live = self.alive()
             if not live:
                 break
             for _, proc in live:
-                try:
-                    os.killpg(proc.pid, sig)
-                except ProcessLookupError:
-                    pass
+                for sig in signals:
+                    try:
+                        os.killpg(proc.pid, sig)
+                    except ProcessLookupError:
+                        pass
             deadline = time.monotonic() + wait
             while self.alive() and time.monotonic() < deadline:
                 time.sleep(0.05)
         for pump in self.pumps:
             pump.join(timeout=2)
+
+    def fail(self, reason, status):
+        """Stop the job, then print the one line that says why; returns ``status``."""
+        count, start = len(self.alive()), time.monotonic()
+        self.stop()
+        left = len(self.alive())
+        self.say(f"{reason}; stopped the job ({count} running process{'es' * (count != 1)}, "
+                 f"{time.monotonic() - start:.0f} s)" + (f", {left} would not stop" if left else ''))
+        return status
+
+    def stalled(self):
+        """Why the job is stuck (a worker without progress for stall_timeout), or None."""
+        if not self.stall_timeout:
+            return None
+        now = time.monotonic()
+        late = [(self.progress[n.label], n) for n, p in self.alive() if n.role == 'worker'
+                and now - self.progress[n.label][0] > self.stall_timeout]
+        if not late:
+            return None
+        # a stopped process (SIGSTOP, Ctrl-Z) of any role is the likeliest culprit,
+        # else the worker silent for longest (in dist_sync the others wait for it)
+        for node, proc in self.alive():
+            if node.host is None and _process_state(proc.pid) == 'T':
+                return (f"{node.label} is stopped (process state T) and the workers made no "
+                        f"progress for {self.stall_timeout:g} s (--stall-timeout)")
+        (since, last), node = min(late, key=lambda item: item[0][0])
+        return (f"{node.label} reported no progress for {now - since:.0f} s (--stall-timeout "
+                f"{self.stall_timeout:g}; its last report: {last})")
 
     def watch(self, timeout=0.0, poll=0.1):
         """Wait for the job; returns the exit status (0: every worker succeeded)."""
@@ -253,9 +314,7 @@ class Job:
             for node, proc in self.procs:
                 rc = proc.poll()
                 if rc is not None and rc != 0:
-                    self.say(f"{node.label} exited with {_describe(rc)}; stopping the job")
-                    self.stop()
-                    return _status(rc)
+                    return self.fail(f"{node.label} exited with {_describe(rc)}", _status(rc))
             if all(p.poll() == 0 for _, p in workers):
                 # the servers and scheduler finish once the workers have
                 deadline = time.monotonic() + self.grace
@@ -271,14 +330,23 @@ class Job:
             if ended and server_gone is None:
                 server_gone = time.monotonic()
             if ended and time.monotonic() - server_gone > self.grace:
-                self.say(f"{ended[0].label} stopped while workers were running; stopping the job")
-                self.stop()
-                return 1
+                return self.fail(f"{ended[0].label} exited with status 0 while workers were "
+                                 f"running", 1)
+            stuck = self.stalled()
+            if stuck:
+                return self.fail(stuck, 124)
             if timeout and time.monotonic() - start > timeout:
-                self.say(f"still running after --timeout {timeout:g} s; stopping the job")
-                self.stop()
-                return 124
+                return self.fail(f"still running after --timeout {timeout:g} s", 124)
             time.sleep(poll)
+
+
+def _process_state(pid):
+    """The state letter of a local process (R, S, D, T, Z, ...), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(')', 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
 
 
 def _describe(rc):
@@ -303,28 +371,31 @@ def main(argv=None):
     except LaunchError as err:
         return fail(PROG, err)
     port = args.port or (DEFAULT_REMOTE_PORT if hosts else free_ports(1)[0])
+    if args.ssh_config and not os.path.isfile(args.ssh_config):
+        return fail(PROG, LaunchError(f"{args.ssh_config} is not a file", flag='ssh_config'))
     nodes = plan(args.num_workers, args.num_servers, port, hosts)
-    job = Job(args.grace)
+    job = Job(args.grace, args.stall_timeout)
 
     def on_signal(signum, frame):
         raise KeyboardInterrupt(signum)
 
-    signal.signal(signal.SIGTERM, on_signal)
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # our children are in sessions of their own
+        signal.signal(signum, on_signal)
     try:
         for node in nodes:
             if node.host is None:
                 job.start(node, command, env=dict(os.environ, **node.env))
             else:
-                job.start(node, ssh_command(node.host, node.env, command, os.getcwd()))
+                job.start(node, ssh_command(node.host, node.env, command, os.getcwd(),
+                                            args.ssh_config))
         return job.watch(args.timeout)
     except FileNotFoundError as err:
         job.stop()
         print(f"{PROG}: error: COMMAND: {err.strerror}: {err.filename}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:
-        job.say("interrupted; stopping the job")
-        job.stop()
-        return 128 + (err.args[0] if err.args else signal.SIGINT)
+        signum = err.args[0] if err.args else signal.SIGINT
+        return job.fail(f"interrupted by {signal.Signals(signum).name}", 128 + signum)
 
 
 if __name__ == '__main__':
