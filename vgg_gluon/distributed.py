@@ -21,7 +21,7 @@ import numpy as np
 import mxnet as mx
 
 from .errors import ConfigError
-from .mxnet_internals import kvstore_barrier
+from .mxnet_internals import kvstore_barrier, leave_without_exit_barrier
 
 # The kvstore key of the metric sums; the Trainer's keys are the parameter
 # indices 0, 1, ... MXNet's server picks a server as (key * 9973) % servers in a
@@ -241,6 +241,12 @@ class Workers:
         else:
             give_kvstore_plain_arrays(net.collect_params(), ctx)
         mx.random.seed(seed + self.rank)
+
+    def leave_early(self):
+        """This worker stops before the others (a signal, an error): let it exit
+        without waiting for them at the parameter server's exit barrier."""
+        if self.hvd is None and not isinstance(self.kvstore, str):
+            leave_without_exit_barrier(self.kvstore)
 
     def trainer(self, params, optimizer, lr):
         """The Gluon Trainer for this engine: plain, parameter server or Horovod."""

@@ -95,3 +95,20 @@ def kvstore_barrier(kv):
     is private in mxnet 1.9.1 although tools/launch.py's jobs rely on it.
     """
     kv._barrier()
+
+
+def leave_without_exit_barrier(kv):
+    """Let this worker leave a dist_* job without waiting for the other workers.
+
+    MXNet 1.9.1's KVStoreDist destructor (src/kvstore/kvstore_dist.h), run
+    when the KVStore is freed, at the latest at exit, waits at a barrier of
+    all workers before it lets the servers stop. A worker that stops early
+    (a signal, an error) would wait there for workers that are waiting for
+    it: the process never ends. The C API's MXKVStoreSetBarrierBeforeExit
+    turns that barrier off; mxnet 1.9.1's Python KVStore does not wrap it, so
+    this calls it through ``mxnet.base._LIB`` with the public ``kv.handle``.
+    Checked against mxnet 1.9.1 (include/mxnet/c_api.h, src/c_api/c_api.cc).
+    """
+    import ctypes
+    from mxnet.base import _LIB, check_call
+    check_call(_LIB.MXKVStoreSetBarrierBeforeExit(kv.handle, ctypes.c_int(0)))

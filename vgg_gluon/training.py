@@ -141,6 +141,14 @@ def run(config, resume=None, say=None):
     ``epochs_done`` set on them (for the hint).
     """
     workers = setup_workers(config)  # one process, or one of several (dist_*, Horovod)
+    try:
+        return _train(config, resume, say, workers)
+    except BaseException:
+        workers.leave_early()  # the other workers will not get here: do not wait for them
+        raise
+
+
+def _train(config, resume, say, workers):
     this = _Run(config, resume, workers, say)
     ctxs = workers.local_ctx(select_ctx(config.gpus))
     seed_everything(config.seed)
