@@ -85,38 +85,34 @@ def _metrics(run_dir):
         return [json.loads(line) for line in f]
 
 
+def _reference(tmp_path_factory, name, argv, **env):
+    """A one-process run directory to compare the workers' with."""
+    out = str(tmp_path_factory.mktemp('dist') / name)
+    result = _run([PY, *argv, '--out', out], **env)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
 @pytest.fixture(scope='module')
 def single(tmp_path_factory):
     """One process, global batch 64: the reference run directory."""
-    out = str(tmp_path_factory.mktemp('dist') / 'single')
-    result = _run([PY, *TRAIN, '--out', out])
-    assert result.returncode == 0, result.stderr
-    return out
+    return _reference(tmp_path_factory, 'single', TRAIN)
 
 
 @pytest.fixture(scope='module')
 def single_sgd(tmp_path_factory):
     """One process with the train command's defaults (dropout off: workers draw their own masks)."""
-    out = str(tmp_path_factory.mktemp('dist') / 'single-sgd')
-    result = _run([PY, *DEFAULTS, '--dropout', '0', '--out', out])
-    assert result.returncode == 0, result.stderr
-    return out
+    return _reference(tmp_path_factory, 'single-sgd', DEFAULTS + ['--dropout', '0'])
 
 
 @pytest.fixture(scope='module')
 def single_tiny(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp('dist') / 'single-tiny')
-    result = _run([PY, *TINY, '--out', out])
-    assert result.returncode == 0, result.stderr
-    return out
+    return _reference(tmp_path_factory, 'single-tiny', TINY)
 
 
 @pytest.fixture(scope='module')
 def single_tiny_jitter(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp('dist') / 'single-tiny-jitter')
-    result = _run([PY, *TINY, '--scale-jitter', '32,40', '--out', out])
-    assert result.returncode == 0, result.stderr
-    return out
+    return _reference(tmp_path_factory, 'single-tiny-jitter', TINY + ['--scale-jitter', '32,40'])
 
 
 @pytest.fixture(scope='module')
@@ -124,10 +120,7 @@ def single_without_onednn(tmp_path_factory):
     """The reference run with oneDNN off, as Horovod needs it on the CPU: its
     plain convolution kernels round differently, and Adam turns the tiny
     differences of near-zero gradients into steps of about lr."""
-    out = str(tmp_path_factory.mktemp('dist') / 'single-plain')
-    result = _run([PY, *TRAIN, '--out', out], MXNET_MKLDNN_ENABLED='0')
-    assert result.returncode == 0, result.stderr
-    return out
+    return _reference(tmp_path_factory, 'single-plain', TRAIN, MXNET_MKLDNN_ENABLED='0')
 
 
 def _assert_same_training(single, run_dir, learned=True):
