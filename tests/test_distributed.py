@@ -34,10 +34,14 @@ TRAIN = ['-m', 'vgg_gluon.train', '--ratio', '8', '--resize', '32', '--epochs', 
 # the train command's defaults (VGG-11/4, SGD, batch 128, hybridized) on a small slice
 DEFAULTS = ['-m', 'vgg_gluon.train', '--resize', '32', '--epochs', '1', '--train-samples', '512',
             '--test-samples', '128', '--quiet']
-# a two-block VGG small enough to learn in a second an epoch (engines, jittering, faults)
+DEFAULTS_2_EPOCHS = DEFAULTS + ['--epochs', '2', '--dropout', '0']
+# a two-block VGG small enough to learn in a second an epoch (engines, jittering, faults);
+# the equality tests use one epoch of SGD: at lr 0.1 rounding differences (two sums of 32
+# gradients against one of 64) grow about 1.5x a step, to 1e-6 after 16 steps, 3e-3 after 32
 TINY = ['-m', 'vgg_gluon.train', '--arch', '1x64,1x128', '--ratio', '8', '--scale-dense',
         '--resize', '32', '--epochs', '2', '--train-samples', '1024', '--test-samples', '256',
         '--batch-size', '64', '--dropout', '0', '--optimizer', 'adam', '--lr', '0.001', '--quiet']
+TINY_SGD = TINY + ['--optimizer', 'sgd', '--lr', '0.1', '--epochs', '1']
 LAUNCH = [PY, '-m', 'vgg_gluon.launch', '-n', '2', '-s', '1', '--timeout', '240', '--']
 
 
@@ -102,17 +106,18 @@ def single(tmp_path_factory):
 @pytest.fixture(scope='module')
 def single_sgd(tmp_path_factory):
     """One process with the train command's defaults (dropout off: workers draw their own masks)."""
-    return _reference(tmp_path_factory, 'single-sgd', DEFAULTS + ['--dropout', '0'])
+    return _reference(tmp_path_factory, 'single-sgd', DEFAULTS_2_EPOCHS)
 
 
 @pytest.fixture(scope='module')
 def single_tiny(tmp_path_factory):
-    return _reference(tmp_path_factory, 'single-tiny', TINY)
+    return _reference(tmp_path_factory, 'single-tiny', TINY_SGD)
 
 
 @pytest.fixture(scope='module')
 def single_tiny_jitter(tmp_path_factory):
-    return _reference(tmp_path_factory, 'single-tiny-jitter', TINY + ['--scale-jitter', '32,40'])
+    return _reference(tmp_path_factory, 'single-tiny-jitter',
+                      TINY_SGD + ['--scale-jitter', '32,40'])
 
 
 @pytest.fixture(scope='module')
@@ -325,7 +330,7 @@ def test_default_flags_on_two_servers_match_one_process(single_sgd, tmp_path):
     # SGD, batch 128, hybridized; VGG-11's big dense weights are split over both servers
     out = str(tmp_path / 'dist')
     result = _run([PY, '-m', 'vgg_gluon.launch', '-n', '2', '-s', '2', '--timeout', '240', '--',
-                   PY, *DEFAULTS, '--dropout', '0', '--kvstore', 'dist_sync', '--out', out])
+                   PY, *DEFAULTS_2_EPOCHS, '--kvstore', 'dist_sync', '--out', out])
     assert result.returncode == 0, result.stdout + result.stderr
     _assert_same_training(single_sgd, out, learned=False)
 
@@ -343,7 +348,7 @@ def test_launches_start_every_time(tmp_path):
 
 def test_dist_device_sync_with_cpu_contexts_matches_one_process(single_tiny, tmp_path):
     out = str(tmp_path / 'dist')
-    result = _run(LAUNCH + [PY, *TINY, '--gpus', 'cpu', '--kvstore', 'dist_device_sync',
+    result = _run(LAUNCH + [PY, *TINY_SGD, '--gpus', 'cpu', '--kvstore', 'dist_device_sync',
                             '--out', out])
     assert result.returncode == 0, result.stdout + result.stderr
     _assert_same_training(single_tiny, out)
@@ -362,7 +367,7 @@ def test_dist_async_learns(tmp_path):
 
 def test_scale_jitter_workers_match_one_process(single_tiny_jitter, tmp_path):
     out = str(tmp_path / 'dist')
-    result = _run(LAUNCH + [PY, *TINY, '--scale-jitter', '32,40', '--kvstore', 'dist_sync',
+    result = _run(LAUNCH + [PY, *TINY_SGD, '--scale-jitter', '32,40', '--kvstore', 'dist_sync',
                             '--out', out])
     assert result.returncode == 0, result.stdout + result.stderr
     _assert_same_training(single_tiny_jitter, out)
