@@ -16,6 +16,8 @@ workers compute what one process computes with the global batch.
 """
 import functools
 import os
+import threading
+import time
 
 import numpy as np
 import mxnet as mx
@@ -29,13 +31,16 @@ from .mxnet_internals import kvstore_barrier, leave_without_exit_barrier
 METRIC_KEY = 100000
 METRIC_SLOTS = 4
 # Progress reports to python -m vgg_gluon.launch (its --stall-timeout): the
-# launcher sets PROGRESS_ENV in every worker; a worker then writes one line
-# PROGRESS_PREFIX + "training epoch E batch B" to its standard output after
-# each batch (and "testing pass P batch B" while evaluating). The launcher
-# reads and hides these lines; standard output is the one channel that also
-# crosses ssh.
+# launcher sets PROGRESS_ENV in every worker; a worker then writes lines
+# PROGRESS_PREFIX + "N training epoch E batch B" (N: batches so far, testing
+# ones too: "N testing pass P batch B") to its standard output after each
+# batch, and PROGRESS_PREFIX + "alive" every ALIVE_EVERY seconds from a
+# thread of its own: a worker waiting for the others stays alive, a stopped
+# or frozen one goes silent. The launcher reads and hides these lines;
+# standard output is the one channel that also crosses ssh.
 PROGRESS_ENV = 'VGG_GLUON_PROGRESS'
 PROGRESS_PREFIX = '@vgg_gluon.progress '
+ALIVE_EVERY = 2.0
 
 
 def _is_metric(index):
@@ -163,11 +168,31 @@ def give_kvstore_plain_arrays(params, ctx):
     params.reset_ctx(ctx)
 
 
-def report_progress(stage, epoch, batch):
-    """One progress line for the launcher, straight to file descriptor 1 (rank
-    1+ redirect ``sys.stdout`` to nowhere)."""
-    word = 'epoch' if stage == 'training' else 'pass'
-    os.write(1, f"{PROGRESS_PREFIX}{stage} {word} {epoch} batch {batch}\n".encode())
+class ProgressReports:
+    """This worker's progress lines for the launcher (see PROGRESS_ENV).
+
+    Written straight to file descriptor 1 (ranks 1+ point ``sys.stdout`` at
+    nowhere), one short line per write, which a pipe keeps whole.
+    """
+
+    def __init__(self):
+        self.batches = 0
+        threading.Thread(target=self._alive, name='vgg_gluon alive', daemon=True).start()
+
+    def batch(self, stage, epoch, batch):
+        """After each batch: stage 'training' (epoch E) or 'testing' (pass P)."""
+        self.batches += 1
+        word = 'epoch' if stage == 'training' else 'pass'
+        self._write(f"{self.batches} {stage} {word} {epoch} batch {batch}")
+
+    def _alive(self):
+        while True:
+            self._write('alive')
+            time.sleep(ALIVE_EVERY)
+
+    @staticmethod
+    def _write(text):
+        os.write(1, f"{PROGRESS_PREFIX}{text}\n".encode())
 
 
 class Workers:
@@ -207,8 +232,9 @@ class Workers:
         (PROGRESS_ENV set) both iterators also report each batch to it.
         """
         if os.environ.get(PROGRESS_ENV):
-            train_iter.on_batch = functools.partial(report_progress, 'training')
-            test_iter.on_batch = functools.partial(report_progress, 'testing')
+            reports = ProgressReports()
+            train_iter.on_batch = functools.partial(reports.batch, 'training')
+            test_iter.on_batch = functools.partial(reports.batch, 'testing')
         if self.num_workers == 1:
             return
         n, w = train_iter.num_samples, self.num_workers

@@ -31,7 +31,7 @@ import time
 
 from .cli import Parser, fail  # one-line usage errors, exit status 2
 from .errors import Error
-from .distributed import PROGRESS_ENV, PROGRESS_PREFIX
+from .distributed import ALIVE_EVERY, PROGRESS_ENV, PROGRESS_PREFIX
 
 PROG = 'python -m vgg_gluon.launch'
 LOOPBACK = '127.0.0.1'
@@ -229,13 +229,15 @@ class Job:
         self.procs = []          # (node, Popen)
         self.pumps = []
         self.lock = threading.Lock()
-        self.progress = {}       # label -> (time.monotonic() of the last report, its text)
+        self.progress = {}       # label -> (time.monotonic() of the last report, batches, text)
+        self.life = {}           # label -> time.monotonic() of the last sign of life
 
     def start(self, node, argv, env=None):
         proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         self.procs.append((node, proc))
-        self.progress[node.label] = (time.monotonic(), 'none yet')
+        self.progress[node.label] = (time.monotonic(), 0, 'none yet')
+        self.life[node.label] = time.monotonic()
         pump = threading.Thread(target=self._pump, args=(node.label, proc.stdout), daemon=True)
         pump.start()
         self.pumps.append(pump)
@@ -244,12 +246,20 @@ class Job:
         for raw in iter(stream.readline, b''):
             line = raw.decode(errors='replace').rstrip('\r\n')
             if line.startswith(PROGRESS_PREFIX):  # for --stall-timeout, not for the user
-                self.progress[label] = (time.monotonic(), line[len(PROGRESS_PREFIX):])
+                self._note(label, line[len(PROGRESS_PREFIX):])
                 continue
             with self.lock:
                 sys.stdout.write(f"[{label}] {line}\n")
                 sys.stdout.flush()
         stream.close()
+
+    def _note(self, label, report):
+        """A worker's progress report: 'alive', or 'N what' after its N-th batch."""
+        now = time.monotonic()
+        self.life[label] = now
+        count, _, what = report.partition(' ')
+        if count.isdigit():
+            self.progress[label] = (now, int(count), what)
 
     def say(self, message):
         with self.lock:
@@ -288,23 +298,35 @@ class Job:
         return status
 
     def stalled(self):
-        """Why the job is stuck (a worker without progress for stall_timeout), or None."""
+        """Why the job is stuck, or None: a live worker without a progress report
+        for stall_timeout seconds, and which process is the likeliest cause."""
         if not self.stall_timeout:
             return None
-        now = time.monotonic()
-        late = [(self.progress[n.label], n) for n, p in self.alive() if n.role == 'worker'
-                and now - self.progress[n.label][0] > self.stall_timeout]
-        if not late:
+        now, limit = time.monotonic(), self.stall_timeout
+        workers = [n for n, _ in self.alive() if n.role == 'worker']
+        if not any(now - self.progress[n.label][0] > limit for n in workers):
             return None
-        # a stopped process (SIGSTOP, Ctrl-Z) of any role is the likeliest culprit,
-        # else the worker silent for longest (in dist_sync the others wait for it)
+        waited = f"no progress for {limit:g} s (--stall-timeout)"
+        # 1. a stopped process (SIGSTOP, Ctrl-Z) of any role, here
         for node, proc in self.alive():
             if node.host is None and _process_state(proc.pid) == 'T':
-                return (f"{node.label} is stopped (process state T) and the workers made no "
-                        f"progress for {self.stall_timeout:g} s (--stall-timeout)")
-        (since, last), node = min(late, key=lambda item: item[0][0])
-        return (f"{node.label} reported no progress for {now - since:.0f} s (--stall-timeout "
-                f"{self.stall_timeout:g}; its last report: {last})")
+                return f"{node.label} is stopped (process state T); the workers made {waited}"
+        # 2. a worker without sign of life: stopped, frozen or cut off (the
+        #    others, waiting for it in MXNet, keep saying that they are alive)
+        silent = [n for n in workers if now - self.life[n.label] > 3 * ALIVE_EVERY]
+        if silent:
+            node = min(silent, key=lambda n: self.life[n.label])
+            return (f"{node.label} shows no sign of life for {now - self.life[node.label]:.0f} s "
+                    f"(stopped, frozen or cut off); the workers made {waited}")
+        # 3. the worker furthest behind, if one is
+        counts = {self.progress[n.label][1] for n in workers}
+        node = min(workers, key=lambda n: self.progress[n.label][:2][::-1])
+        since, _, what = self.progress[node.label]
+        if len(counts) == 1:
+            return (f"no worker made progress for {now - since:.0f} s (--stall-timeout "
+                    f"{limit:g}; all at: {what}): a server or the scheduler may hang")
+        return (f"{node.label} made no progress for {now - since:.0f} s (--stall-timeout "
+                f"{limit:g}; it is at: {what}; the others got further)")
 
     def watch(self, timeout=0.0, poll=0.1):
         """Wait for the job; returns the exit status (0: every worker succeeded)."""
@@ -314,7 +336,8 @@ class Job:
             for node, proc in self.procs:
                 rc = proc.poll()
                 if rc is not None and rc != 0:
-                    return self.fail(f"{node.label} exited with {_describe(rc)}", _status(rc))
+                    return self.fail(f"{node.label} exited with {_describe(rc, node.host)}",
+                                     _status(rc))
             if all(p.poll() == 0 for _, p in workers):
                 # the servers and scheduler finish once the workers have
                 deadline = time.monotonic() + self.grace
@@ -349,13 +372,23 @@ def _process_state(pid):
         return None
 
 
-def _describe(rc):
+def _describe(rc, host=None):
+    """A return code in words; ``host``: the process ran there, through ssh."""
     if rc < 0:
-        try:
-            return f"signal {signal.Signals(-rc).name}"
-        except ValueError:
-            return f"signal {-rc}"
+        return f"signal {_signal_name(-rc)}"
+    if host and rc == 255:
+        return (f"status 255 (from ssh: the remote process was killed by a signal, or "
+                f"{host} could not be reached)")
+    if 128 < rc <= 128 + 64:
+        return f"status {rc} (128 + {_signal_name(rc - 128)}: it stopped on that signal)"
     return f"status {rc}"
+
+
+def _signal_name(signum):
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return str(signum)
 
 
 def _status(rc):
