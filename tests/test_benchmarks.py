@@ -50,6 +50,14 @@ def test_bench_epoch_times_the_seed_code_and_vgg_gluon_on_a_slice():
         assert 0 < s['runs'][0]['test_acc'] <= 1
 
 
+def test_launch_repeat_counts_the_launches_that_ran():
+    proc = run('launch_repeat.py', '--launches', '1', '--', '--ratio', '8', '--train-samples', '256')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    first, last = proc.stdout.strip().splitlines()
+    assert first.startswith('launch 1: status 0') and '] epoch 1, loss' in first
+    assert last == '1 of 1 launches ran to the end'
+
+
 @pytest.mark.parametrize('script, args, flag', [
     ('bench_train.py', ['--steps', '0'], '--steps'),
     ('bench_train.py', ['--systems', 'tensorflow'], '--systems'),
@@ -58,6 +66,7 @@ def test_bench_epoch_times_the_seed_code_and_vgg_gluon_on_a_slice():
     ('bench_settings.py', ['--variants', 'turbo'], '--variants'),
     ('seed000.py', ['--epochs', '0'], '--epochs'),
     ('profile_step.py', ['--steps', '0'], '--steps'),
+    ('launch_repeat.py', ['--launches', '0'], '--launches'),
 ])
 def test_bad_input_is_one_line_and_status_2(script, args, flag):
     proc = run(script, *args)

@@ -220,7 +220,7 @@ class BatchIter:
         if self.num_workers == 1:
             return idx
         if isinstance(idx, slice):
-            idx = np.arange(len(self.images))[idx]
+            idx = np.arange(*idx.indices(len(self.images)))
         return idx[self.rank::self.num_workers]
 
     def __iter__(self):

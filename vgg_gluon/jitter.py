@@ -12,7 +12,7 @@ of sizes. Fashion-MNIST's images are square, so "side" is both sides.
 import numpy as np
 import mxnet as mx
 
-from .data import BatchIter, load_data_fashion_mnist, resize_images
+from .data import BatchIter, load_data_fashion_mnist, resize_images, to_tensor
 
 
 class ScaleJitterIter(BatchIter):
@@ -45,8 +45,7 @@ class ScaleJitterIter(BatchIter):
             if not len(scales):
                 continue  # no share of this (last) batch for this worker
             X = self.jitter(self.images[idx], scales, offsets)
-            X = mx.nd.array(X[:, None], dtype='uint8')
-            yield X.astype('float32') / 255, mx.nd.array(self.labels[idx], dtype='int32')
+            yield to_tensor(X), mx.nd.array(self.labels[idx], dtype='int32')
 
     def draw(self, n, rng):
         """S (n,) and crop offsets (2, n) (top, left) for n images, from ``rng``."""
