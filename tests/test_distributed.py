@@ -316,9 +316,12 @@ def test_readme_launch_example_parses():
 
 # ---- loopback runs -------------------------------------------------------------
 
-def test_dist_sync_two_workers_match_one_process(single, tmp_path):
+@pytest.mark.parametrize('servers', ['1', '2'])
+def test_dist_sync_two_workers_match_one_process(single, servers, tmp_path):
+    # Adam, hybridized; on two servers VGG's big dense weights are split over both
     out = str(tmp_path / 'dist')
-    result = _run(LAUNCH + [PY, *TRAIN, '--kvstore', 'dist_sync', '--out', out])
+    result = _run([PY, '-m', 'vgg_gluon.launch', '-n', '2', '-s', servers, '--timeout', '240',
+                   '--', PY, *TRAIN, '--kvstore', 'dist_sync', '--out', out])
     assert result.returncode == 0, result.stdout + result.stderr
     _assert_same_training(single, out)
     # only rank 0 prints the book's lines
