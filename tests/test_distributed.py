@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import mxnet as mx
 
-from vgg_gluon import launch, train
+from vgg_gluon import launch, launcher, train
 from vgg_gluon.config import ConfigError
 from vgg_gluon.data import BatchIter
 from vgg_gluon.distributed import Workers
@@ -253,7 +253,7 @@ def test_launch_rejects_a_bad_hostfile(tmp_path, capsys):
 
 
 def test_local_plan_is_loopback_with_ascending_ports():
-    nodes = launch.plan(3, 2, 9999)
+    nodes = launcher.plan(3, 2, 9999)
     assert [n.label for n in nodes] == ['scheduler', 'server 0', 'server 1',
                                         'worker 0', 'worker 1', 'worker 2']
     for node in nodes:
@@ -267,12 +267,12 @@ def test_local_plan_is_loopback_with_ascending_ports():
 def test_ssh_plan_and_command(tmp_path):
     hostfile = tmp_path / 'hosts'
     hostfile.write_text('node-a  # the scheduler runs here\nnode-b\n')
-    hosts = launch.read_hostfile(str(hostfile))
-    nodes = launch.plan(2, 1, 9091, hosts)
+    hosts = launcher.read_hostfile(str(hostfile))
+    nodes = launcher.plan(2, 1, 9091, hosts)
     assert [n.label for n in nodes] == ['scheduler@node-a', 'server 0@node-a',
                                         'worker 0@node-a', 'worker 1@node-b']
     worker = nodes[-1]
-    cmd = launch.ssh_command(worker.host, worker.env, ['python', '-m', 'vgg_gluon.train',
+    cmd = launcher.ssh_command(worker.host, worker.env, ['python', '-m', 'vgg_gluon.train',
                                                        '--out', 'runs/a b'], '/srv/my dir')
     assert cmd[:5] == ['ssh', '-tt', '-o', 'BatchMode=yes', 'node-b']
     remote = shlex.split(cmd[5])
@@ -295,9 +295,9 @@ def test_launch_help_explains_how_a_job_ends(capsys):
 
 def test_only_workers_report_progress_and_ssh_takes_a_config():
     from vgg_gluon.distributed import PROGRESS_ENV
-    nodes = launch.plan(2, 1, 9091, ['node-a', 'node-b'])
+    nodes = launcher.plan(2, 1, 9091, ['node-a', 'node-b'])
     assert [PROGRESS_ENV in n.env for n in nodes] == [False, False, True, True]
-    cmd = launch.ssh_command('node-b', nodes[-1].env, ['python'], '/srv', config='/tmp/ssh.cfg')
+    cmd = launcher.ssh_command('node-b', nodes[-1].env, ['python'], '/srv', config='/tmp/ssh.cfg')
     assert cmd[:6] == ['ssh', '-tt', '-F', '/tmp/ssh.cfg', '-o', 'BatchMode=yes']
 
 

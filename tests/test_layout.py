@@ -112,6 +112,9 @@ def test_every_command_parses_its_flags_and_calls_the_library():
         defined = {node.name for node in tree.body
                    if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
         assert {'build_parser', 'main'} <= defined, name
+        classes = [node for node in tree.body if isinstance(node, ast.ClassDef)]
+        assert all(ast.unparse(base).startswith('argparse.') for node in classes
+                   for base in node.bases), name
         top_imports = [alias.name for node in tree.body if isinstance(node, ast.Import)
                        for alias in node.names]
         assert 'mxnet' not in top_imports, name

@@ -18,14 +18,13 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import uuid
 
 import pytest
 
-from test_distributed import (PY, ROOT, TINY_SGD, _assert_same_training, _end_of, _env,
-                              _job_pids, _metrics, _reference, _start_job, _wait_for)
+from test_distributed import (PY, TINY_SGD, _assert_same_training, _end_of, _job_pids,
+                              _metrics, _reference, _start_job, _wait_for)
 
 SSHD = '/usr/sbin/sshd'
 ADDRESSES = ('10.231.0.1', '10.231.0.2')
