@@ -34,7 +34,8 @@ else
     if command -v "$candidate" >/dev/null && supported "$(version "$candidate")"; then python=$candidate; break; fi
   done
   if [ -z "$python" ]; then
-    echo "setup: no CPython 3.10-3.13 found (python3 is $(version python3 | sed 's/^$/missing or another version/')): install one, e.g. 'apt install python3.12 python3.12-venv', or give PYTHON=/path/to/python3.X" >&2
+    found=$(version python3)
+    echo "setup: no CPython 3.10-3.13 found (python3: ${found:+Python }${found:-none that runs}): install one, e.g. 'apt install python3.12 python3.12-venv', or give PYTHON=/path/to/python3.X" >&2
     exit 1
   fi
   [ "$python" = python3 ] || echo "setup: python3 is not a CPython 3.10-3.13; using $python" >&2
