@@ -1,5 +1,8 @@
 # The two commands of the README's quick start; each sets up what it needs.
-PY := .venv/bin/python
+# PYTHON=/path/to/python3.X make train: that Python, in its own environment .venv-X.Y;
+# without PYTHON, .venv (scripts/setup.sh picks python3, or a supported python3.X).
+VENV := $(if $(PYTHON),$(shell PYTHON='$(PYTHON)' scripts/setup.sh --venv-dir 2>/dev/null),.venv)
+PY := $(VENV)/bin/python
 
 .PHONY: train test setup reproduce
 train:                 ## seed 000's recipe: VGG-11/4, 96 px, SGD lr 0.05, batch 128, 5 epochs

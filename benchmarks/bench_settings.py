@@ -12,7 +12,6 @@ defaults) per round and overall. A setting is worth keeping only if its ratio
 stays above 1 in every round by more than the rounds disagree.
 """
 import json
-import os
 import statistics
 import sys
 import time

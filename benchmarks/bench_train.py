@@ -261,8 +261,10 @@ def have(module):
 
 
 def gpu_count():
-    out = subprocess.run([sys.executable, '-c', 'import mxnet; print(mxnet.context.num_gpus())'],
-                         capture_output=True, text=True)
+    # seed000 first: its compatibility step lets mxnet import on numpy 1.24+ (Python 3.12+)
+    out = subprocess.run([sys.executable, '-c',
+                          'import benchmarks.seed000, mxnet; print(mxnet.context.num_gpus())'],
+                         capture_output=True, text=True, cwd=ROOT)
     return int(out.stdout.strip() or 0) if out.returncode == 0 else 0
 
 

@@ -10,12 +10,32 @@ MXNet's default settings: this module must not import vgg_gluon (which sets
 OMP_NUM_THREADS), and whoever runs it should leave OMP_NUM_THREADS unset.
 d2lzh downloads the data from a host that is unreachable here, so the IDX
 files are read locally into the same dataset types (uint8 images, int32 labels).
+
+On Python 3.12 and 3.13 (numpy 1.26) MXNet 1.9.1 cannot even be imported
+without the numpy names it uses. This script gets them from the same
+compatibility step as vgg_gluon, ``vgg_gluon/_compat.py``, loaded alone by path
+(it sets no threads); the book's code itself is unchanged.
 """
 import gzip
+import importlib.util
 import os
 import sys
 
 from ._args import Parser, at_least
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def load_compat():
+    """Run vgg_gluon/_compat.py (numpy's removed aliases back) without importing vgg_gluon."""
+    spec = importlib.util.spec_from_file_location(
+        '_vgg_gluon_compat', os.path.join(os.path.dirname(HERE), 'vgg_gluon', '_compat.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+load_compat()  # before anything here imports mxnet
 
 RECIPE = dict(ratio=4, resize=96, batch_size=128, lr=0.05)
 CONV_ARCH = ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))

@@ -377,14 +377,14 @@ def test_scale_jitter_workers_match_one_process(single_tiny_jitter, tmp_path):
 
 
 def _horovodrun():
+    """The horovodrun command (vgg_gluon's, which also works on Python 3.12+), or None."""
     # Looked up, not imported: importing horovod.mxnet exposes libmxnet's own
     # libjpeg to the whole process, and Pillow's JPEG codec then fails in
     # every later test ("broken data stream when writing image file").
     if importlib.util.find_spec('horovod') is None or not os.path.exists(os.path.join(
             os.path.dirname(importlib.util.find_spec('horovod').origin), 'mxnet')):
         return None
-    path = os.path.join(os.path.dirname(PY), 'horovodrun')
-    return path if os.path.exists(path) else None
+    return [PY, '-m', 'vgg_gluon.horovodrun']
 
 
 @pytest.mark.skipif(_horovodrun() is None,
@@ -393,7 +393,7 @@ def test_horovod_two_processes_match_one_process(single_without_onednn, tmp_path
     out = str(tmp_path / 'hvd')
     # MXNET_MKLDNN_ENABLED=0: Horovod cannot all-reduce MXNet's oneDNN-layout
     # arrays on CPU ("We can't generate TBlob for MKLDNN data")
-    result = _run(['env', 'MXNET_MKLDNN_ENABLED=0', _horovodrun(), '-np', '2', '-H', 'localhost:2', '--gloo',
+    result = _run(['env', 'MXNET_MKLDNN_ENABLED=0', *_horovodrun(), '-np', '2', '-H', 'localhost:2', '--gloo',
                    '--network-interface', 'lo', PY, *TRAIN, '--horovod', '--out', out])
     assert result.returncode == 0, result.stdout + result.stderr
     _assert_same_training(single_without_onednn, out)

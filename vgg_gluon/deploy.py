@@ -14,6 +14,8 @@ import numpy as np
 import mxnet as mx
 from mxnet import gluon
 
+from ._compat import adapt_onnx
+
 PREFIX = 'vgg'
 CHECK_BATCHES = (1, 7)
 
@@ -36,6 +38,7 @@ def export_mxnet(net, config, prefix, ctx):
 
 def export_onnx(symbol_file, params_file, config, path):
     """The MXNet files as ONNX with a dynamic batch axis; returns ``path``."""
+    adapt_onnx()  # onnx.mapping, which MXNet's exporter imports and newer onnx removed
     shape = (1, 1, config.resize, config.resize)
     mx.onnx.export_model(symbol_file, params_file, in_shapes=[shape], in_types=[np.float32],
                          onnx_file_path=path, dynamic=True,
