@@ -175,15 +175,18 @@ def _all_finite(net):
 
 def restore(run_dir, manifest, net, trainer, config, ctxs):
     """Load a verified checkpoint's parameters (onto the devices ``ctxs``),
-    optimizer and random states."""
-    load_params(net, params_path(run_dir, manifest), config, ctxs)
-    if manifest['files']['states'] is None:
-        raise CheckpointError(f"{run_dir} was trained with a parameter server, which keeps the "
-                              f"optimizer states on the servers: it cannot be resumed exactly",
-                              flag='resume')
-    states = os.path.join(run_dir, manifest['files']['states'])
-    optimizer_state.restore(trainer, manifest['optimizer'], states)
-    _check_states(trainer, states)
+    optimizer and random states. CheckpointError flagged 'resume'."""
+    try:
+        load_params(net, params_path(run_dir, manifest), config, ctxs)
+        if manifest['files']['states'] is None:
+            raise CheckpointError(f"{run_dir} was trained with a parameter server, which keeps "
+                                  f"the optimizer states on the servers: it cannot be resumed "
+                                  f"exactly")
+        states = os.path.join(run_dir, manifest['files']['states'])
+        optimizer_state.restore(trainer, manifest['optimizer'], states)
+        _check_states(trainer, states)
+    except CheckpointError as err:
+        raise CheckpointError(str(err), flag='resume') from None
     set_rng_state(manifest['rng'])
 
 
