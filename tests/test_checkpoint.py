@@ -4,7 +4,6 @@ One small real run (VGG of two blocks on 1000 Fashion-MNIST images, 32 px,
 three epochs of Adam) is the reference; interrupted runs must end exactly
 where it ended, bit for bit, on the same machine.
 """
-import hashlib
 import json
 import os
 import shutil
@@ -18,6 +17,7 @@ import pytest
 
 import mxnet as mx
 
+from run_helpers import dir_hash as _dir_hash, metrics as _metrics
 from vgg_gluon import atomic, rundir, train
 from vgg_gluon.model import build_net
 from vgg_gluon.config import Config
@@ -26,12 +26,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARGS = ['--arch', '1x32,1x64', '--ratio', '8', '--scale-dense', '--resize', '32',
         '--optimizer', 'adam', '--lr', '0.002', '--batch-size', '64',
         '--train-samples', '1000', '--test-samples', '300', '--epochs', '3', '--quiet']
-
-
-def _metrics(run_dir):
-    """The per-epoch records without their wall-clock times."""
-    with open(os.path.join(run_dir, 'metrics.jsonl')) as f:
-        return [{k: v for k, v in json.loads(line).items() if k != 'time'} for line in f]
 
 
 def _params(run_dir):
@@ -43,17 +37,6 @@ def _assert_same_params(a, b):
     assert sorted(pa) == sorted(pb)
     for name in pa:
         assert np.array_equal(pa[name].asnumpy(), pb[name].asnumpy()), name
-
-
-def _dir_hash(path):
-    """{relative path: sha256} of every file under ``path``."""
-    digests = {}
-    for root, _, files in os.walk(path):
-        for name in files:
-            full = os.path.join(root, name)
-            with open(full, 'rb') as f:
-                digests[os.path.relpath(full, path)] = hashlib.sha256(f.read()).hexdigest()
-    return digests
 
 
 def _start(out, *extra):
@@ -102,7 +85,7 @@ def test_reference_learns_and_checkpoints(reference):
     manifest = rundir.read_checkpoint(reference)
     assert manifest['epoch'] == 3 and manifest['format_version'] == rundir.FORMAT_VERSION
     assert sorted(os.listdir(os.path.join(reference, 'checkpoints'))) == [
-        'epoch-0003.params', 'epoch-0003.states']          # older epochs are pruned
+        'epoch-0003.params', 'epoch-0003.states.nd']       # older epochs are pruned
     # model.params + config.json still serve readers that know no checkpoints
     net, config = rundir.load_model(reference)
     assert config.arch == '1x32,1x64' and config.epochs == 3
@@ -290,7 +273,7 @@ def test_a_half_written_next_checkpoint_is_ignored(reference, tmp_path):
     ckpt = os.path.join(run_dir, 'checkpoints')
     with open(os.path.join(ckpt, 'epoch-0004.params'), 'wb') as f:
         f.write(b'partial')
-    with open(os.path.join(ckpt, '.epoch-0004.states.tmp-99'), 'wb') as f:
+    with open(os.path.join(ckpt, '.epoch-0004.states.nd.tmp-99'), 'wb') as f:
         f.write(b'partial')
     assert rundir.read_checkpoint(run_dir)['epoch'] == 3
 

@@ -12,7 +12,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / 'vgg_gluon'
 MODULES = {path.stem: ast.parse(path.read_text(), str(path))
            for path in sorted(PACKAGE.glob('*.py')) if path.stem != '__init__'}
 # the commands: python -m vgg_gluon.X; nothing in the package imports them
-COMMANDS = {'train', 'summary', 'evaluate', 'predict', 'export', 'testtime', 'launch'}
+COMMANDS = {'train', 'summary', 'evaluate', 'predict', 'export', 'testtime', 'launch', 'convert'}
 MAX_FUNCTION_LINES = 55
 
 

@@ -112,3 +112,43 @@ def leave_without_exit_barrier(kv):
     import ctypes
     from mxnet.base import _LIB, check_call
     check_call(_LIB.MXKVStoreSetBarrierBeforeExit(kv.handle, ctypes.c_int(0)))
+
+
+# ---- the optimizer's update counters (checkpoints without pickle) ---------------
+# Trainer.save_states pickles the whole Optimizer; saving it as JSON instead
+# needs the per-device, per-parameter update counts, which have no public
+# getter. Adam's bias correction reads them (t = the parameter's count), so a
+# resumed run that lost them would not equal the uninterrupted one.
+
+
+def index_update_counts(optimizer):
+    """({device id: {parameter index: updates}}, the device id whose counts are
+    current) of an Optimizer (``_all_index_update_counts`` and
+    ``_index_update_count``, which aliases one of them; checked against mxnet 1.9.1,
+    python/mxnet/optimizer/optimizer.py)."""
+    counts = optimizer._all_index_update_counts
+    current = next((device for device, c in counts.items()
+                    if c is optimizer._index_update_count), None)
+    return {device: dict(c) for device, c in counts.items()}, current
+
+
+def set_index_update_counts(optimizer, counts, current):
+    """Restore what ``index_update_counts`` returned, with the same aliasing
+    (``Optimizer._set_current_context`` switches between the dicts per device;
+    checked against mxnet 1.9.1)."""
+    counts = {device: dict(c) for device, c in counts.items()}
+    counts.setdefault(0, {})   # the Optimizer constructor's own entry
+    optimizer._all_index_update_counts = counts
+    optimizer._index_update_count = counts[current if current in counts else 0]
+
+
+def prepare_trainer(trainer):
+    """Create the Trainer's kvstore and initialise its parameters there if not yet
+    done (``_kv_initialized``, ``_init_kvstore``, ``_params_to_init``,
+    ``_init_params``), as Trainer.save_states and load_states do first: with
+    several devices the optimizer states live in the kvstore's updater, which
+    exists only afterwards. Checked against mxnet 1.9.1 (gluon/trainer.py)."""
+    if not trainer._kv_initialized:
+        trainer._init_kvstore()
+    if trainer._params_to_init:
+        trainer._init_params()

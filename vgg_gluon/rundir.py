@@ -5,14 +5,21 @@ A run directory holds ``config.json`` (the resolved Config), ``metrics.jsonl``
 complete epoch), and the checkpoint of the last complete epoch
 (``checkpoint.py`` writes it)::
 
-    checkpoints/epoch-0003.params   parameters          (net.save_parameters)
-    checkpoints/epoch-0003.states   optimizer states
-    checkpoint.json                 the manifest, written last: format version,
-                                    epoch, the files' sizes and sha256, resolved
-                                    config, random-number state, metrics so far
+    checkpoints/epoch-0003.params     parameters (net.save_parameters: MXNet's
+                                      NDArray file)
+    checkpoints/epoch-0003.states.nd  the optimizer's arrays (mx.nd.save)
+    checkpoint.json                   the manifest, written last: format version,
+                                      epoch, the files' sizes and sha256, the
+                                      optimizer's counters and hyper-parameters,
+                                      resolved config, random-number state,
+                                      metrics so far
 
-A file that does not match the manifest's size and sha256 is refused rather
-than loaded; so is a run of another architecture than the caller asked for.
+Nothing in a run directory is loaded with pickle, so loading one cannot run
+code: JSON, and NDArray files parsed by MXNet's C++. A file that does not
+match the manifest's size and sha256 is refused rather than loaded; so is a
+run of another architecture than the caller asked for, and a run directory of
+format 1, whose optimizer states were a pickle (``python -m vgg_gluon.convert``
+rewrites one the user trusts).
 """
 import json
 import os
@@ -26,7 +33,7 @@ from .errors import CheckpointError, ConfigError
 from .model import build_net
 
 FORMAT = 'vgg_gluon-checkpoint'
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2   # 1: optimizer states pickled (convert.py reads it)
 MANIFEST = 'checkpoint.json'
 CHECKPOINT_DIR = 'checkpoints'
 
@@ -56,7 +63,7 @@ def load_config(run_dir):
             values = json.load(f)
     except FileNotFoundError:
         raise CheckpointError(f"{run_dir} is not a run directory (no config.json)") from None
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, RecursionError) as err:
         raise CheckpointError(f"{path}: cannot read ({one_line(err)})") from None
     return config_from_dict(values, path)
 
@@ -81,26 +88,18 @@ def check_expected(config, run_dir, arch=None, ratio=None):
 
 # ---- the checkpoint and the parameters ----------------------------------------------
 
-def read_checkpoint(run_dir):
+def read_checkpoint(run_dir, version=FORMAT_VERSION):
     """The verified manifest of the last complete epoch, or None if there is none.
 
-    CheckpointError for a manifest of another or newer format, or files that
-    are missing, truncated or changed since they were written.
+    CheckpointError for a manifest of another format version than ``version``
+    (an older one with the command that converts it), or files that are
+    missing, truncated or changed since they were written.
     """
     path = os.path.join(run_dir, MANIFEST)
-    try:
-        with open(path) as f:
-            manifest = json.load(f)
-    except FileNotFoundError:
+    manifest = _read_manifest(path)
+    if manifest is None:
         return None
-    except (OSError, ValueError) as err:
-        raise CheckpointError(f"{path}: cannot read ({one_line(err)})") from None
-    if not isinstance(manifest, dict) or manifest.get('format') != FORMAT:
-        raise CheckpointError(f"{path}: not a vgg_gluon checkpoint manifest")
-    version = manifest.get('format_version')
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(f"{path}: format version {version!r} is newer than this "
-                              f"vgg_gluon reads ({FORMAT_VERSION}); upgrade vgg_gluon")
+    _check_version(path, run_dir, manifest.get('format_version'), version)
     try:
         files, digests = manifest['files'], manifest['digests']
         epoch, metrics = manifest['epoch'], manifest['metrics']
@@ -108,14 +107,49 @@ def read_checkpoint(run_dir):
         for key in ('params', 'states'):
             name = files[key]
             if name is None and key == 'states':
-                continue  # a parameter-server run (see _states_are_local)
+                continue  # a parameter-server run (see checkpoint._states_are_local)
             expected = digests[name]
             _check_file(run_dir, name, expected['size'], expected['sha256'])
+        if version >= 2 and (files['states'] is None) != (manifest['optimizer'] is None):
+            raise CheckpointError(f"{path}: optimizer states without their description")
         if not isinstance(epoch, int) or len(metrics) != epoch:
             raise CheckpointError(f"{path}: epoch {epoch!r} but {len(metrics)} metric records")
     except (KeyError, TypeError) as err:
         raise CheckpointError(f"{path}: incomplete manifest (missing {err})") from None
     return manifest
+
+
+def manifest_version(run_dir):
+    """The format version the run's manifest declares, or None without a manifest."""
+    manifest = _read_manifest(os.path.join(run_dir, MANIFEST))
+    return None if manifest is None else manifest.get('format_version')
+
+
+def _read_manifest(path):
+    """The manifest's JSON object, or None if there is none; CheckpointError."""
+    try:
+        with open(path) as f:
+            manifest = json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, RecursionError) as err:
+        raise CheckpointError(f"{path}: cannot read ({one_line(err)})") from None
+    if not isinstance(manifest, dict) or manifest.get('format') != FORMAT:
+        raise CheckpointError(f"{path}: not a vgg_gluon checkpoint manifest")
+    return manifest
+
+
+def _check_version(path, run_dir, found, wanted):
+    if not isinstance(found, int) or found > FORMAT_VERSION:
+        raise CheckpointError(f"{path}: format version {found!r} is newer than this "
+                              f"vgg_gluon reads ({FORMAT_VERSION}); upgrade vgg_gluon")
+    if found == 1 and wanted != 1:
+        raise CheckpointError(f"{run_dir} is of checkpoint format 1, whose optimizer states are "
+                              f"a Python pickle that can run any code when loaded: if you trust "
+                              f"where it came from, convert it with: python -m "
+                              f"vgg_gluon.convert {run_dir}")
+    if found != wanted:
+        raise CheckpointError(f"{path}: format version {found}, expected {wanted}")
 
 
 def _check_file(run_dir, name, size, sha256):
@@ -177,9 +211,12 @@ def load_model(run_dir, ctx=None, arch=None, ratio=None):
 
 def one_line(err):
     """One line of an error message: MXNet's own 'MXNetError: ...' line if there
-    is one (its messages start with a C++ traceback), else the first."""
+    is one, the last line after a C++ traceback (MXNet's messages start with
+    one: 'LocalFileSystem: ... Open "x": Read-only file system'), else the first."""
     lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
     for line in lines:
         if line.startswith('MXNetError:'):
             return line[len('MXNetError:'):].strip()
+    if lines and lines[0].startswith('Traceback (most recent call last)'):
+        return lines[-1]
     return lines[0] if lines else type(err).__name__

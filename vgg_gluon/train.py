@@ -11,6 +11,7 @@ status 2 and one line on stderr; nothing is written before the input has
 been checked, and an existing run directory is never overwritten.
 """
 import argparse
+import os
 import sys
 
 from . import _threads  # noqa: F401  (before mxnet)
@@ -21,6 +22,7 @@ from .errors import ConfigError, Error
 from .recipes import RECIPES, describe
 
 PROG = 'python -m vgg_gluon.train'
+EXIT_IO = 74   # sysexits.h EX_IOERR: the run directory could not be written
 
 
 class _NoDefaults:
@@ -135,7 +137,10 @@ def _prepare(argv):
 
 def main(argv=None):
     """Entry point; returns the exit status (2: bad input, 1: diverged,
-    130/143: stopped by Ctrl-C/SIGTERM, resumable)."""
+    74: the run directory could not be written (a full disk, a read-only or
+    removed directory; sysexits' EX_IOERR), 130/143: stopped by Ctrl-C/SIGTERM;
+    after 1, 74, 130 and 143 the line on stderr says what is saved and how to go on)."""
+    from .checkpoint import SaveFailed
     from .interrupt import Interrupted, stop_on_signals
     from .loop import TrainingDiverged
     from .training import run
@@ -164,7 +169,25 @@ def main(argv=None):
                     f"with a lower rate: {PROG} --resume {err.run_dir} --lr LR")
         print(f"{PROG}: stopped: {err}{hint}", file=sys.stderr)
         return 1
+    except SaveFailed as err:
+        print(f"{PROG}: error: {err}; {_after_fault(err.run_dir)}", file=sys.stderr)
+        return EXIT_IO
     return 0
+
+
+def _after_fault(run_dir):
+    """What is saved in ``run_dir``, as read back now, and how to go on."""
+    from .checkpoint import last_saved_epoch
+    if not os.path.isdir(run_dir):
+        return f"nothing is saved ({run_dir} does not exist)"
+    try:
+        epoch = last_saved_epoch(run_dir)
+    except Error as err:
+        return f"the checkpoint in {run_dir} cannot be loaded ({err})"
+    if not epoch and not os.path.isfile(os.path.join(run_dir, 'config.json')):
+        return f"nothing is saved in {run_dir}"
+    return (f"{_saved(epoch)} in {run_dir}; once it can be written (free space, write "
+            f"permission), continue with: {PROG} --resume {run_dir}")
 
 
 def _saved(epochs_done):

@@ -15,7 +15,7 @@ import sys
 import time
 
 from .atomic import atomic_write_text
-from .checkpoint import CheckpointWriter, restore
+from .checkpoint import CheckpointWriter, SaveFailed, restore
 from .devices import check_amp, select_ctx
 from .distributed import Workers, setup_workers
 from .errors import ConfigError
@@ -111,12 +111,27 @@ class _Run:
         if resume:
             resumes = resumes + [{'at_epoch': resume.epochs_done, 'changes': resume.changes}]
         elif self.writes:
+            self._create(config)
+        writer = CheckpointWriter(self.out, config, history, resumes) if self.writes else None
+        if writer is not None:
+            try:
+                writer.probe()   # a read-only directory fails now, not after an epoch
+            except SaveFailed as err:
+                err.run_dir, err.epochs_done = self.out, writer.epoch
+                raise
+        return writer, history
+
+    def _create(self, config):
+        """The new run directory and its config.json; SaveFailed if it cannot be written."""
+        try:
             os.makedirs(self.out, exist_ok=True)
             config.out = self.out
             atomic_write_text(os.path.join(self.out, 'config.json'),
                               json.dumps(config.to_dict(), indent=2))
-        writer = CheckpointWriter(self.out, config, history, resumes) if self.writes else None
-        return writer, history
+        except OSError as err:
+            failed = SaveFailed(f"cannot create the run directory {self.out}: {err.strerror}")
+            failed.run_dir, failed.epochs_done = self.out, 0
+            raise failed from None
 
     def announce(self, train_iter, test_iter, epochs_done):
         c = self.config
@@ -137,7 +152,8 @@ def run(config, resume=None, say=None):
     resume: a ``resume.Resume`` (from ``resume.prepare``) to go on from its
     last checkpoint. say: where the start-up lines go (the command passes
     ``print``; the library itself prints only train_ch5's book lines).
-    Interrupted and TrainingDiverged leave with ``run_dir`` and
+    Interrupted, TrainingDiverged and checkpoint.SaveFailed (a full disk, a
+    read-only or removed run directory) leave with ``run_dir`` and
     ``epochs_done`` set on them (for the hint).
     """
     workers = setup_workers(config)  # one process, or one of several (dist_*, Horovod)
@@ -178,7 +194,7 @@ def _train(config, resume, say, workers):
                                 on_epoch_start=on_epoch_start, on_epoch_end=on_epoch_end,
                                 progress=progress_bar(config.quiet or not this.writes),
                                 allreduce=workers.allreduce)
-    except (Interrupted, TrainingDiverged) as err:
+    except (Interrupted, TrainingDiverged, SaveFailed) as err:
         err.run_dir, err.epochs_done = this.out, (writer.epoch if writer else epochs_done)
         raise
     return (writer.history if writer else history), this.out
