@@ -21,8 +21,8 @@ from .atomic import atomic_write, atomic_write_text, file_digest, link_or_copy
 from .errors import CheckpointError
 from .loop import TrainingDiverged
 from .rng import rng_state, set_rng_state
-from .rundir import (CHECKPOINT_DIR, FORMAT, FORMAT_VERSION, MANIFEST, load_params,
-                     one_line, params_path)
+from .rundir import (BEST_PARAMS, CHECKPOINT_DIR, FORMAT, FORMAT_VERSION, MANIFEST,
+                     load_params, one_line, params_path)
 
 
 class CheckpointWriter:
@@ -30,12 +30,15 @@ class CheckpointWriter:
 
     history: the metric records of epochs already done (when resuming).
     resumes: a list describing earlier resumptions and what they changed.
+    best: the manifest's 'best' entry (when resuming): the epoch with the
+    highest test accuracy so far, whose parameters file is kept.
     """
 
-    def __init__(self, run_dir, config, history=(), resumes=()):
+    def __init__(self, run_dir, config, history=(), resumes=(), best=None):
         self.run_dir, self.config = run_dir, config
         self.history, self.resumes = list(history), list(resumes)
         self.epoch = self.history[-1]['epoch'] if self.history else 0
+        self.best = best
 
     def save(self, net, trainer, record):
         """Checkpoint the epoch that ``record`` (train_ch5's dict) finished."""
@@ -54,17 +57,20 @@ class CheckpointWriter:
         else:
             states = None  # kept by the parameter servers: no worker can save them
         history = self.history + [record]
+        best = self.best
+        if best is None or record['test_acc'] > best['test_acc']:  # ties: the earlier epoch
+            best = {'epoch': epoch, 'test_acc': record['test_acc'], 'params': params}
         manifest = {
             'format': FORMAT, 'format_version': FORMAT_VERSION, 'epoch': epoch,
             'files': {'params': params, 'states': states},
             'digests': {name: file_digest(os.path.join(self.run_dir, name))
-                        for name in (params, states) if name is not None},
+                        for name in (params, states, best['params']) if name is not None},
             'config': self.config.to_dict(), 'metrics': history, 'rng': rng_state(),
-            'resumes': self.resumes,
+            'resumes': self.resumes, 'best': best,
         }
         # The commit point: before this rename the previous checkpoint stands.
         atomic_write_text(os.path.join(self.run_dir, MANIFEST), json.dumps(manifest, indent=1))
-        self.history, self.epoch = history, epoch
+        self.history, self.epoch, self.best = history, epoch, best
         self._refresh_views(params, manifest)
         return manifest
 
@@ -72,11 +78,14 @@ class CheckpointWriter:
         """Files derived from the manifest, for readers that know nothing of checkpoints."""
         run_dir = self.run_dir
         link_or_copy(os.path.join(run_dir, params), os.path.join(run_dir, 'model.params'))
+        link_or_copy(os.path.join(run_dir, manifest['best']['params']),
+                     os.path.join(run_dir, BEST_PARAMS))
         atomic_write_text(os.path.join(run_dir, 'metrics.jsonl'),
                           ''.join(json.dumps(r) + '\n' for r in manifest['metrics']))
         atomic_write_text(os.path.join(run_dir, 'config.json'),
                           json.dumps(manifest['config'], indent=2))
         keep = {name for name in manifest['files'].values() if name is not None}
+        keep.add(manifest['best']['params'])  # the best epoch's parameters, until bettered
         ckpt_dir = os.path.join(run_dir, CHECKPOINT_DIR)
         for name in os.listdir(ckpt_dir):  # older epochs, and temporaries of killed runs
             if f'{CHECKPOINT_DIR}/{name}' not in keep:

@@ -164,11 +164,13 @@ class BatchIter:
     batches as an uninterrupted one: ``set_epoch(k)`` before iterating.
     """
 
-    def __init__(self, images, labels, batch_size, shuffle=False, seed=None):
+    def __init__(self, images, labels, batch_size, shuffle=False, seed=None, augment=None):
         self.images, self.labels = images, labels.astype(np.int32)
         self.batch_size, self.shuffle = batch_size, shuffle
         self.seed = 0 if seed is None else seed
         self.epoch = 0
+        # augment(images (b, h, w) uint8, RandomState) -> images (augment.make_augment)
+        self.augment = augment
         self.rank, self.num_workers = 0, 1
 
     def shard(self, rank, num_workers):
@@ -196,34 +198,41 @@ class BatchIter:
         order = None
         if self.shuffle:
             order = np.random.RandomState([self.seed, self.epoch]).permutation(len(self.images))
+        # augmentation's own stream, drawn per global batch before sharding, so the
+        # batch order stays the book's and every worker sees the same augmented batch
+        rng = np.random.RandomState([self.seed, self.epoch, 2]) if self.augment else None
         self.epoch += 1
-        positions = np.arange(len(self.images)) if self.num_workers > 1 else None
         for start in range(0, len(self.images), self.batch_size):
             if order is None:
-                idx = slice(start, start + self.batch_size)
+                idx = np.arange(start, min(start + self.batch_size, len(self.images)))
             else:
                 idx = np.sort(order[start:start + self.batch_size])  # sorted gathers are faster
-            if positions is not None:  # this worker's share of the global batch
-                idx = positions[idx][self.rank::self.num_workers]
-                if not len(idx):
+            images, labels = self.images[idx], self.labels[idx]
+            if rng is not None:
+                images = self.augment(images, rng)
+            if self.num_workers > 1:  # this worker's share of the global batch
+                images, labels = (images[self.rank::self.num_workers],
+                                  labels[self.rank::self.num_workers])
+                if not len(labels):
                     continue
-            yield to_tensor(self.images[idx]), mx.nd.array(self.labels[idx], dtype='int32')
+            yield to_tensor(images), mx.nd.array(labels, dtype='int32')
 
 
 def load_data_fashion_mnist(batch_size, resize=None, root=None, train_samples=None,
-                            test_samples=None, seed=None):
+                            test_samples=None, seed=None, augment=None):
     """The book's ``load_data_fashion_mnist``: (train_iter, test_iter).
 
     resize: output side in pixels (None keeps 28). root: data directory
     (None searches the default places). train_samples/test_samples: use the
     first n images only. seed: shuffling seed of the training iterator.
+    augment: a function applied to every training batch (``augment.make_augment``).
     """
     splits = read_fashion_mnist(root)
     iters = []
     for split, n, shuffle in (('train', train_samples, True), ('test', test_samples, False)):
         images, labels = first_n(splits[split], n, flag=f'{split}_samples')
         iters.append(BatchIter(resize_images(images, resize), labels, batch_size,
-                               shuffle=shuffle, seed=seed))
+                               shuffle=shuffle, seed=seed, augment=augment if shuffle else None))
     return tuple(iters)
 
 

@@ -1,15 +1,18 @@
 """Run directories: what ``python -m vgg_gluon.train`` leaves, read back and checked.
 
 A run directory holds ``config.json`` (the resolved Config), ``metrics.jsonl``
-(one JSON record per epoch) and ``model.params`` (the parameters of the last
-complete epoch), and the checkpoint of the last complete epoch
+(one JSON record per epoch, with its learning rate), ``model.params`` (the
+parameters of the last complete epoch), ``best.params`` (those of the epoch
+with the best test accuracy), and the checkpoint of the last complete epoch
 (``checkpoint.py`` writes it)::
 
     checkpoints/epoch-0003.params   parameters          (net.save_parameters)
     checkpoints/epoch-0003.states   optimizer states
+    checkpoints/epoch-0002.params   the best epoch's parameters, while it is not the last
     checkpoint.json                 the manifest, written last: format version,
                                     epoch, the files' sizes and sha256, resolved
-                                    config, random-number state, metrics so far
+                                    config, random-number state, metrics so far,
+                                    'best': {epoch, test_acc, params}
 
 A file that does not match the manifest's size and sha256 is refused rather
 than loaded; so is a run of another architecture than the caller asked for.
@@ -29,6 +32,8 @@ FORMAT = 'vgg_gluon-checkpoint'
 FORMAT_VERSION = 1
 MANIFEST = 'checkpoint.json'
 CHECKPOINT_DIR = 'checkpoints'
+BEST_PARAMS = 'best.params'
+EPOCHS = ('last', 'best')  # which parameters a command loads (--epoch)
 
 
 # ---- the configuration ----------------------------------------------------------
@@ -111,6 +116,9 @@ def read_checkpoint(run_dir):
                 continue  # a parameter-server run (see _states_are_local)
             expected = digests[name]
             _check_file(run_dir, name, expected['size'], expected['sha256'])
+        if 'best' in manifest:  # manifests before the best epoch was kept have none
+            name = manifest['best']['params']
+            _check_file(run_dir, name, digests[name]['size'], digests[name]['sha256'])
         if not isinstance(epoch, int) or len(metrics) != epoch:
             raise CheckpointError(f"{path}: epoch {epoch!r} but {len(metrics)} metric records")
     except (KeyError, TypeError) as err:
@@ -131,14 +139,22 @@ def _check_file(run_dir, name, size, sha256):
                               f"from the manifest); refusing to load it")
 
 
-def params_path(run_dir, manifest=None):
-    """The parameters to load: the checkpoint's if there is one, else model.params."""
+def params_path(run_dir, manifest=None, epoch='last'):
+    """The parameters to load: the checkpoint's last (or best) epoch if there is
+    a checkpoint, else model.params (or best.params)."""
+    if epoch not in EPOCHS:
+        raise ConfigError(f"must be last or best, got {epoch!r}", flag='epoch')
     if manifest is not None:
+        if epoch == 'best':
+            if 'best' not in manifest:
+                raise CheckpointError(f"{run_dir} was written before vgg_gluon kept the best "
+                                      f"epoch: only --epoch last", flag='epoch')
+            return os.path.join(run_dir, manifest['best']['params'])
         return os.path.join(run_dir, manifest['files']['params'])
-    path = os.path.join(run_dir, 'model.params')
+    path = os.path.join(run_dir, 'model.params' if epoch == 'last' else BEST_PARAMS)
     if not os.path.isfile(path):
         raise CheckpointError(f"{run_dir} holds no parameters yet (no {MANIFEST}, no "
-                              f"model.params): no epoch has finished")
+                              f"{os.path.basename(path)}): no epoch has finished")
     return path
 
 
@@ -160,9 +176,9 @@ def load_params(net, path, config, ctxs):
                               f"architecture") from None
 
 
-def load_model(run_dir, ctx=None, arch=None, ratio=None):
+def load_model(run_dir, ctx=None, arch=None, ratio=None, epoch='last'):
     """(net, config) of a run, with the last complete epoch's parameters on ``ctx``
-    (one device; default the CPU).
+    (one device; default the CPU), or the best epoch's (``epoch='best'``).
 
     ``arch``/``ratio``: refuse a run of another architecture or ratio.
     Raises CheckpointError when the run directory cannot be trusted.
@@ -171,7 +187,7 @@ def load_model(run_dir, ctx=None, arch=None, ratio=None):
     check_expected(config, run_dir, arch, ratio)
     manifest = read_checkpoint(run_dir)
     net = build_net(config)
-    load_params(net, params_path(run_dir, manifest), config, [ctx or mx.cpu()])
+    load_params(net, params_path(run_dir, manifest, epoch), config, [ctx or mx.cpu()])
     return net, config
 
 

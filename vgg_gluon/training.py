@@ -14,6 +14,7 @@ import os
 import sys
 import time
 
+from . import schedules
 from .atomic import atomic_write_text
 from .checkpoint import CheckpointWriter, restore
 from .devices import check_amp, select_ctx
@@ -49,14 +50,50 @@ def build_model(config, ctxs, workers=None):
     # carry process-wide counters (dense10 < dense9), so the optimizer states'
     # order would depend on what the process built before. The network's own
     # order is the same in every process, which a resumed checkpoint needs.
-    trainer = workers.trainer(list(net.collect_params().values()), config.optimizer, config.lr)
+    params = list(net.collect_params().values())
+    no_decay(params, config)
+    trainer = workers.trainer(params, config.optimizer, config.lr, **optimizer_params(config))
     if config.amp:
         amp.init_trainer(trainer)  # dynamic loss scaling; train_ch5 sees it and scales
     return net, trainer
 
 
+def optimizer_params(config):
+    """The optimizer's arguments beyond the rate: only those set, so that the
+    book's recipe builds exactly the optimizer it always built."""
+    params = {}
+    if config.momentum:
+        params['momentum'] = config.momentum
+    if config.wd:
+        params['wd'] = config.wd
+    return params
+
+
+def no_decay(params, config):
+    """No weight decay on biases and BatchNorm's gamma and beta (unless --wd-all).
+
+    GluonCV's --no-wd: decaying them pulls the layers' scale and offset toward
+    zero, which regularises nothing (Goyal et al. 2017, He et al. 2019).
+    """
+    if config.wd and not config.wd_all:
+        for param in params:
+            if param.name.endswith(('bias', 'gamma', 'beta')):
+                param.wd_mult = 0.0
+
+
+def make_loss(config):
+    """The loss block: the book's cross-entropy, or against smoothed labels."""
+    from mxnet import gluon
+    from .data import NUM_CLASSES
+    from .loop import SmoothedCrossEntropy
+    if config.label_smoothing:
+        return SmoothedCrossEntropy(config.label_smoothing, NUM_CLASSES)
+    return gluon.loss.SoftmaxCrossEntropyLoss()
+
+
 def load_data(config):
-    """(train_iter, test_iter) at the config's size, scale-jittered if asked."""
+    """(train_iter, test_iter) at the config's size, scale-jittered or augmented if asked."""
+    from .augment import make_augment
     from .data import load_data_fashion_mnist
     from .jitter import load_data_jittered
     if config.scale_jitter:
@@ -66,7 +103,8 @@ def load_data(config):
             seed=config.seed)
     return load_data_fashion_mnist(
         config.batch_size, resize=config.resize, root=config.data_dir,
-        train_samples=config.train_samples, test_samples=config.test_samples, seed=config.seed)
+        train_samples=config.train_samples, test_samples=config.test_samples, seed=config.seed,
+        augment=make_augment(config.augment))
 
 
 def check_run_dir(out):
@@ -79,12 +117,33 @@ def check_run_dir(out):
 
 
 def progress_bar(quiet):
-    """A tqdm wrapper for train_ch5's batches, or None (quiet, or not a terminal)."""
+    """train_ch5's ``bar``: a tqdm bar per epoch, or None (quiet, or not a terminal)."""
     if quiet or not sys.stderr.isatty():
         return None
-    from tqdm import tqdm
-    return lambda batches, desc: tqdm(batches, desc=desc, total=len(batches),
-                                      leave=False, file=sys.stderr, unit='batch')
+    return ProgressBar
+
+
+class ProgressBar:
+    """tqdm advanced by train_ch5 as batches complete, with the running loss and accuracy.
+
+    The loop calls ``update`` for a batch once its loss is computed (a
+    couple of batches behind the queue, loop.BAR_LAG), so the rate and the
+    time left are the work's, not the enqueueing's.
+    """
+
+    def __init__(self, total, desc):
+        from tqdm import tqdm
+        self.tqdm = tqdm(total=total, desc=desc, leave=False, file=sys.stderr, unit='batch')
+        self.loss = self.correct = self.n = 0
+
+    def update(self, loss_sum, correct, n):
+        self.loss, self.correct, self.n = self.loss + loss_sum, self.correct + correct, self.n + n
+        self.tqdm.set_postfix_str(f"loss {self.loss / self.n:.4f}, "
+                                  f"train acc {self.correct / self.n:.3f}", refresh=False)
+        self.tqdm.update(1)
+
+    def close(self):
+        self.tqdm.close()
 
 
 class _Run:
@@ -106,7 +165,6 @@ class _Run:
         history, resumes = [], []
         if resume and resume.manifest:
             restore(self.out, resume.manifest, net, trainer, config, ctxs)
-            trainer.set_learning_rate(config.lr)  # the saved optimizer brings its own
             history, resumes = resume.manifest['metrics'], resume.manifest['resumes']
         if resume:
             resumes = resumes + [{'at_epoch': resume.epochs_done, 'changes': resume.changes}]
@@ -115,7 +173,9 @@ class _Run:
             config.out = self.out
             atomic_write_text(os.path.join(self.out, 'config.json'),
                               json.dumps(config.to_dict(), indent=2))
-        writer = CheckpointWriter(self.out, config, history, resumes) if self.writes else None
+        best = resume.manifest.get('best') if resume and resume.manifest else None
+        writer = (CheckpointWriter(self.out, config, history, resumes, best=best)
+                  if self.writes else None)
         return writer, history
 
     def announce(self, train_iter, test_iter, epochs_done):
@@ -147,6 +207,8 @@ def run(config, resume=None):
     workers.shard(train_iter, test_iter, config.batch_size)
     writer, history = this.start(net, trainer, ctxs)
     epochs_done = history[-1]['epoch'] if history else 0
+    # after start: a resumed optimizer comes from the checkpoint, without the schedule
+    schedules.attach(trainer, config, len(train_iter), epochs_done * len(train_iter))
     this.announce(train_iter, test_iter, epochs_done)
 
     def on_epoch_start(epoch):
@@ -166,8 +228,8 @@ def run(config, resume=None):
             history = train_ch5(net, train_iter, test_iter, config.batch_size, trainer, ctxs,
                                 config.epochs, start_epoch=epochs_done,
                                 on_epoch_start=on_epoch_start, on_epoch_end=on_epoch_end,
-                                progress=progress_bar(config.quiet or not this.writes),
-                                allreduce=workers.allreduce)
+                                bar=progress_bar(config.quiet or not this.writes),
+                                allreduce=workers.allreduce, loss=make_loss(config))
     except (Interrupted, TrainingDiverged) as err:
         err.run_dir, err.epochs_done = this.out, (writer.epoch if writer else epochs_done)
         raise
