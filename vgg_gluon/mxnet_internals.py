@@ -107,6 +107,14 @@ def count_update(optimizer, index):
     return optimizer._get_lr(index), optimizer._get_wd(index)
 
 
+def nag_update(optimizer, index, weight, grad, state, multi_precision):
+    """MXNet's own NAG step (``NAG._update_impl``, mxnet 1.9.1), for the cases
+    ``optimizers.NAG`` leaves to it (no weight decay, float16, clipping)."""
+    import mxnet as mx
+    return mx.optimizer.NAG._update_impl(optimizer, index, weight, grad, state,
+                                         multi_precision=multi_precision)
+
+
 def amp_loss_scaler(trainer):
     """The dynamic loss scaler ``amp.init_trainer`` attached, or None
     (``_amp_loss_scaler``; mxnet.contrib.amp 1.9.1 stores it there)."""

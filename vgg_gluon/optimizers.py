@@ -26,7 +26,7 @@ class NAG(mx.optimizer.NAG):
 
     def _update_impl(self, index, weight, grad, state, multi_precision=False):
         if multi_precision or state is None or self.clip_gradient or not self.wd:
-            return super()._update_impl(index, weight, grad, state, multi_precision)
+            return internals.nag_update(self, index, weight, grad, state, multi_precision)
         lr, wd = internals.count_update(self, index)
         new = mx.nd.empty(weight.shape, ctx=weight.context, dtype=weight.dtype)
         nag_mom_update(weight, grad, state, out=new, lr=lr, wd=wd, momentum=self.momentum,
