@@ -225,7 +225,11 @@ class Workers:
                                  else optimizer_params, kvstore=self.kvstore)
         # update_on_kvstore=True explicitly: KVStoreSum needs the servers' updater
         # (MXNET_UPDATE_ON_KVSTORE=0 would otherwise turn it off).
-        return gluon.Trainer(params, OPTIMIZERS[optimizer](**optimizer_params),
+        created = OPTIMIZERS[optimizer](**optimizer_params)
+        # The servers get the optimizer pickled, without its param_dict (MXNet drops
+        # it), so the parameters' wd_mult (none on biases and BatchNorm) goes by index.
+        created.set_wd_mult({i: p.wd_mult for i, p in enumerate(params) if p.wd_mult != 1})
+        return gluon.Trainer(params, created,
                              kvstore=self.kvstore, update_on_kvstore=True)
 
 

@@ -116,7 +116,7 @@ def train_ch5(net, train_iter, test_iter, batch_size, trainer, ctx, num_epochs,
         record = {'epoch': epoch + 1, 'loss': train_l / n,
                   'train_acc': train_acc / n,
                   'test_acc': test_acc, 'time': time.time() - start,
-                  'lr': trainer.learning_rate}
+                  'lr': _rate_after(trainer, (epoch + 1) * len(train_iter))}
         print(EPOCH_FORMAT % (record['epoch'], record['loss'], record['train_acc'],
                               record['test_acc'], record['time']))
         history.append(record)
@@ -173,6 +173,13 @@ def _advance(bar, stats, count):
     """One completed batch onto the bar (waits for that batch's forward pass only)."""
     loss_sum, correct = sum(s.asnumpy() for s in stats)
     bar.update(float(loss_sum), float(correct), count)
+
+
+def _rate_after(trainer, steps):
+    """The learning rate of step ``steps``: the schedule's if there is one (asked
+    here, since with a parameter server the optimizer that counts runs there)."""
+    scheduler = trainer.optimizer.lr_scheduler
+    return float(scheduler(steps)) if scheduler is not None else trainer.learning_rate
 
 
 def _backward(ls, trainer):

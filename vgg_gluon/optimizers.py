@@ -11,7 +11,6 @@ seeded run gave two different losses in 2 of 5 processes with ``--wd`` on
 separate array and copying it back reads the old weight every time.
 """
 import mxnet as mx
-from mxnet.ndarray import nag_mom_update
 
 from . import mxnet_internals as internals
 
@@ -28,10 +27,11 @@ class NAG(mx.optimizer.NAG):
         if multi_precision or state is None or self.clip_gradient or not self.wd:
             return internals.nag_update(self, index, weight, grad, state, multi_precision)
         lr, wd = internals.count_update(self, index)
-        new = mx.nd.empty(weight.shape, ctx=weight.context, dtype=weight.dtype)
-        nag_mom_update(weight, grad, state, out=new, lr=lr, wd=wd, momentum=self.momentum,
-                       rescale_grad=self.rescale_grad)
-        new.copyto(weight)
+        # nag_mom_update's formula, written so that the decay reads the old weight
+        step = lr * (self.rescale_grad * grad + wd * weight)
+        state *= self.momentum
+        state -= step
+        weight += self.momentum * state - step
         return None
 
 

@@ -19,6 +19,7 @@ from .atomic import atomic_write_text
 from .checkpoint import CheckpointWriter, restore
 from .devices import check_amp, select_ctx
 from .distributed import Workers, setup_workers
+from .config import Config
 from .errors import ConfigError
 from .interrupt import Interrupted, deferred
 from .loop import TrainingDiverged, train_ch5
@@ -107,6 +108,19 @@ def load_data(config):
         augment=make_augment(config.augment))
 
 
+def toolkit_summary(config):
+    """', momentum 0.9, wd 0.0005, cosine schedule, ...' for the settings away
+    from the book's; '' for the book's recipe."""
+    defaults, parts = Config(), []
+    for field, text in (('momentum', 'momentum {}'), ('wd', 'wd {}'),
+                        ('lr_schedule', '{} schedule'), ('warmup_epochs', 'warm-up {} epochs'),
+                        ('label_smoothing', 'label smoothing {}'), ('augment', 'augment {}')):
+        value = getattr(config, field)
+        if value != getattr(defaults, field):
+            parts.append(text.format(value))
+    return ''.join(', ' + p for p in parts)
+
+
 def check_run_dir(out):
     """The run directory to write; an existing non-empty one is refused."""
     out = out or os.path.join('runs', time.strftime('%Y%m%d-%H%M%S'))
@@ -181,7 +195,8 @@ class _Run:
     def announce(self, train_iter, test_iter, epochs_done):
         c = self.config
         self.say(f"{c.arch}/{c.ratio}, resize {c.resize}: {c.epochs} epochs, {c.optimizer} "
-                 f"lr {c.lr:g}, batch {c.batch_size}, seed {c.seed}; {train_iter.num_samples} "
+                 f"lr {c.lr:g}{toolkit_summary(c)}, batch {c.batch_size}, seed {c.seed}; "
+                 f"{train_iter.num_samples} "
                  f"train / {test_iter.num_samples} test images; "
                  f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}; run directory "
                  f"{self.out}" + (f"; {self.workers.describe()}" if self.workers.distributed
