@@ -98,3 +98,15 @@ def test_bench_progress_times_epochs_with_and_without_the_bar():
     honest, = report['honesty']
     # the bar passes its last batch no earlier than the iterator hands it out
     assert honest['enqueue_100_s'] <= honest['bar_100_s'] <= honest['epoch_s']
+
+
+def test_bench_augment_sets_each_augmentation_beside_a_training_step():
+    proc = run('bench_augment.py', '--sizes', '32', '--batch-size', '16', '--repeats', '1',
+               '--json')
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)['32']
+    assert set(report['augment_ms']) == {'resized-crop', 'crop', 'flip', 'erase',
+                                         'crop,flip,erase'}
+    assert report['train_step_ms'] > 0 and all(v > 0 for v in report['augment_ms'].values())
+    bad = run('bench_augment.py', '--sizes', '64')
+    assert bad.returncode == 2 and bad.stderr.count('\n') == 1 and '--sizes' in bad.stderr

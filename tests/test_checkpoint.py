@@ -354,3 +354,23 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
         atomic.atomic_write(str(path), fail)
     assert path.read_text() == 'old'
     assert os.listdir(tmp_path) == ['f.txt']
+
+
+def test_evaluate_predict_export_take_the_best_or_the_last_epoch(toolkit_reference, tmp_path,
+                                                                  capsys):
+    from vgg_gluon import evaluate
+    manifest = rundir.read_checkpoint(toolkit_reference)
+    best = manifest['best']
+    records = _metrics(toolkit_reference)
+    assert best['test_acc'] == max(r['test_acc'] for r in records)
+    assert best['epoch'] == min(r['epoch'] for r in records if r['test_acc'] == best['test_acc'])
+    for epoch, expected in (('best', best['epoch']), ('last', 3)):
+        assert evaluate.main([toolkit_reference, '--epoch', epoch, '--test-samples', '300',
+                              '--out', str(tmp_path / epoch)]) == 0
+        out = capsys.readouterr().out
+        assert f'(epoch {expected},' in out
+        accuracy = json.loads((tmp_path / epoch / 'evaluation.json').read_text())['accuracy']
+        assert accuracy == pytest.approx(records[expected - 1]['test_acc'], abs=1e-9)
+    with pytest.raises(SystemExit) as exit:
+        evaluate.main([toolkit_reference, '--epoch', 'first'])
+    assert exit.value.code == 2 and "--epoch: invalid choice: 'first'" in capsys.readouterr().err
