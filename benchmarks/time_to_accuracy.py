@@ -3,6 +3,7 @@
     python -m benchmarks.time_to_accuracy                                # all three, in full
     python -m benchmarks.time_to_accuracy --recipes seed000,fast --epochs seed000=2
     python -m benchmarks.time_to_accuracy --train-samples 512 --test-samples 256 --epochs 1
+    python -m benchmarks.time_to_accuracy --recipes fast --keep runs/tta   # keep the runs
 
 Each recipe runs as ``python -m vgg_gluon.train --recipe NAME`` in a fresh
 process, one after the other, evaluated on the test images after every
@@ -51,8 +52,9 @@ def run_recipe(name, epochs, args, out):
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env)
-    rows = []
+    rows, lines = [], []
     for line in proc.stdout:
+        lines.append(line)
         if line.startswith('epoch '):
             record = parse_log_line(line)
             rows.append({'epoch': record['epoch'], 'test_acc': record['test_acc'],
@@ -60,7 +62,11 @@ def run_recipe(name, epochs, args, out):
     err = proc.stderr.read()
     if proc.wait() != 0:
         raise SystemExit(f"{name}: exit {proc.returncode}: {err.strip()[-500:]}")
-    return {'command': ' '.join(cmd[1:]), 'epochs': rows, 'wall_s': time.perf_counter() - start}
+    wall = time.perf_counter() - start
+    if args.keep:
+        with open(out + '.log', 'w') as f:
+            f.writelines(lines)
+    return {'command': ' '.join(cmd[1:]), 'epochs': rows, 'wall_s': wall}
 
 
 def first_reached(rows, target):
@@ -96,6 +102,8 @@ def main(argv=None):
                    help="N for every recipe or NAME=N,... (default: each recipe's own)")
     p.add_argument('--train-samples', type=int_arg('a positive integer'), default=None)
     p.add_argument('--test-samples', type=int_arg('a positive integer'), default=None)
+    p.add_argument('--keep', metavar='DIR', default=None,
+                   help='keep each run directory as DIR/NAME and its output as DIR/NAME.log')
     p.add_argument('--json', action='store_true')
     args = p.parse_args(argv)
     from vgg_gluon.recipes import RECIPES as KNOWN
@@ -105,10 +113,14 @@ def main(argv=None):
         p.error(f"--recipes/--epochs: unknown recipe {unknown[0]!r}; choose from "
                 f"{', '.join(KNOWN)}")
     report = {'targets': list(TARGETS), 'runs': {}}
+    if args.keep and os.path.exists(args.keep) and os.listdir(args.keep):
+        p.error(f"--keep: {args.keep} exists and is not empty")
     with tempfile.TemporaryDirectory() as tmp:
+        where = args.keep or tmp
+        os.makedirs(where, exist_ok=True)
         for name in names:
             epochs = args.epochs.get(name, args.epochs.get('*'))
-            report['runs'][name] = run_recipe(name, epochs, args, os.path.join(tmp, name))
+            report['runs'][name] = run_recipe(name, epochs, args, os.path.join(where, name))
     print(json.dumps(report, indent=1) if args.json else format_table(report))
     return 0
 

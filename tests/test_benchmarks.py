@@ -65,9 +65,10 @@ def test_bad_input_is_one_line_and_status_2(script, args, flag):
     assert proc.stderr.count('\n') == 1 and flag in proc.stderr and 'Traceback' not in proc.stderr
 
 
-def test_time_to_accuracy_reports_the_first_epoch_at_each_target():
+def test_time_to_accuracy_reports_the_first_epoch_at_each_target(tmp_path):
     proc = run('time_to_accuracy.py', '--recipes', 'fast,seed000', '--epochs', 'fast=2,seed000=1',
-               '--train-samples', '256', '--test-samples', '128', '--json')
+               '--train-samples', '256', '--test-samples', '128', '--json',
+               '--keep', str(tmp_path / 'kept'))
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert list(report['runs']) == ['fast', 'seed000'] and report['targets'] == [0.85, 0.88, 0.89]
@@ -76,6 +77,9 @@ def test_time_to_accuracy_reports_the_first_epoch_at_each_target():
         times = [row['wall_s'] for row in run_['epochs']]
         assert 0 < times[0] <= times[-1] <= run_['wall_s']   # start-up counts, epochs in order
         assert '--recipe' in run_['command']
+    kept = tmp_path / 'kept'
+    assert (kept / 'fast' / 'metrics.jsonl').is_file()
+    assert 'epoch 2, loss' in (kept / 'fast.log').read_text()
     from benchmarks.time_to_accuracy import first_reached
     rows = [{'epoch': 1, 'test_acc': 0.86, 'wall_s': 10.0}, {'epoch': 2, 'test_acc': 0.89,
                                                             'wall_s': 20.0}]
