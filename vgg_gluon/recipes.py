@@ -15,7 +15,11 @@ DEFAULT = 'seed000'
 
 # What the committed runs gave (results/fast, results/best), with how they were made.
 FAST_MEASURED = "not measured yet"
-BEST_MEASURED = "not measured yet"
+BEST_MEASURED = (
+    "test accuracy 0.930 after 15 epochs (the best epoch; 0.920 after 11), short of the 0.940 "
+    "target; 3852 s wall time on a machine shared with other jobs (epochs 153 to 492 s). "
+    "python -m vgg_gluon.train --recipe best, 2026-11-24 15:15-16:19 UTC, AMD EPYC (Zen 4, "
+    "AVX-512), 2 cores (results/best)")
 
 
 @dataclass(frozen=True)
