@@ -72,3 +72,54 @@ def test_bad_input_is_one_line_and_status_2(script, args, flag):
     proc = run(script, *args)
     assert proc.returncode == 2
     assert proc.stderr.count('\n') == 1 and flag in proc.stderr and 'Traceback' not in proc.stderr
+
+
+def test_time_to_accuracy_reports_the_first_epoch_at_each_target(tmp_path):
+    proc = run('time_to_accuracy.py', '--recipes', 'fast,seed000', '--epochs', 'fast=2,seed000=1',
+               '--train-samples', '256', '--test-samples', '128', '--json',
+               '--keep', str(tmp_path / 'kept'))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert list(report['runs']) == ['fast', 'seed000'] and report['targets'] == [0.85, 0.88, 0.89]
+    assert [len(r['epochs']) for r in report['runs'].values()] == [2, 1]
+    for run_ in report['runs'].values():
+        times = [row['wall_s'] for row in run_['epochs']]
+        assert 0 < times[0] <= times[-1] <= run_['wall_s']   # start-up counts, epochs in order
+        assert '--recipe' in run_['command']
+    kept = tmp_path / 'kept'
+    assert (kept / 'fast' / 'metrics.jsonl').is_file()
+    assert 'epoch 2, loss' in (kept / 'fast.log').read_text()
+    from benchmarks.time_to_accuracy import first_reached
+    rows = [{'epoch': 1, 'test_acc': 0.86, 'wall_s': 10.0}, {'epoch': 2, 'test_acc': 0.89,
+                                                            'wall_s': 20.0}]
+    assert [first_reached(rows, t) for t in (0.85, 0.88, 0.89, 0.9)] == [
+        (10.0, 1), (20.0, 2), (20.0, 2), (None, None)]
+
+
+def test_time_to_accuracy_refuses_an_unknown_recipe():
+    proc = run('time_to_accuracy.py', '--recipes', 'fastest')
+    assert proc.returncode == 2 and proc.stderr.count('\n') == 1 and 'fastest' in proc.stderr
+
+
+def test_bench_progress_times_epochs_with_and_without_the_bar():
+    proc = run('bench_progress.py', '--train-samples', '256', '--test-samples', '64',
+               '--rounds', '1', '--json')
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert set(report['median_s']) == {'no bar', 'bar'}
+    assert report['bar_vs_no_bar'] > 0
+    honest, = report['honesty']
+    # the bar passes its last batch no earlier than the iterator hands it out
+    assert honest['enqueue_100_s'] <= honest['bar_100_s'] <= honest['epoch_s']
+
+
+def test_bench_augment_sets_each_augmentation_beside_a_training_step():
+    proc = run('bench_augment.py', '--sizes', '32', '--batch-size', '16', '--repeats', '1',
+               '--json')
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)['32']
+    assert set(report['augment_ms']) == {'resized-crop', 'crop', 'flip', 'erase',
+                                         'crop,flip,erase'}
+    assert report['train_step_ms'] > 0 and all(v > 0 for v in report['augment_ms'].values())
+    bad = run('bench_augment.py', '--sizes', '64')
+    assert bad.returncode == 2 and bad.stderr.count('\n') == 1 and '--sizes' in bad.stderr

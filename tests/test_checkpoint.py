@@ -39,9 +39,16 @@ def _assert_same_params(a, b):
         assert np.array_equal(pa[name].asnumpy(), pb[name].asnumpy()), name
 
 
-def _start(out, *extra):
+# The training toolkit on: momentum (Nesterov), weight decay (none on BatchNorm and
+# biases), a warm-up then cosine schedule, label smoothing and every augmentation.
+TOOLKIT = ['--arch', '1x32,1x64-bn', '--optimizer', 'nag', '--momentum', '0.9', '--lr', '0.05',
+           '--wd', '5e-3', '--lr-schedule', 'cosine', '--warmup-epochs', '1',
+           '--label-smoothing', '0.1', '--augment', 'resized-crop,crop,flip,erase']
+
+
+def _start(out, *extra, args=ARGS):
     """``python -m vgg_gluon.train`` in a child process."""
-    return subprocess.Popen([sys.executable, '-m', 'vgg_gluon.train', *ARGS, '--out', out, *extra],
+    return subprocess.Popen([sys.executable, '-m', 'vgg_gluon.train', *args, '--out', out, *extra],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -108,6 +115,45 @@ def test_kill_9_mid_epoch_then_resume_ends_like_the_uninterrupted_run(reference,
     assert _metrics(out) == _metrics(reference)
     _assert_same_params(out, reference)
     assert rundir.read_checkpoint(out)['resumes'][0]['changes'] == {}
+
+
+@pytest.fixture(scope='module')
+def toolkit_reference(tmp_path_factory, fmnist_dir):
+    """An uninterrupted three-epoch run with the training toolkit on, in this process."""
+    out = str(tmp_path_factory.mktemp('ckpt') / 'toolkit')
+    assert train.main(ARGS + TOOLKIT + ['--out', out]) == 0
+    return out
+
+
+def test_kill_9_with_the_toolkit_on_then_resume_ends_like_the_uninterrupted_run(
+        toolkit_reference, tmp_path):
+    """Momentum, weight decay, the schedule's step count, label smoothing and the
+    augmentation's random stream all come back exactly."""
+    records = _metrics(toolkit_reference)
+    # cosine after one warm-up epoch: at the peak after epoch 1, half at 2, zero at 3
+    assert [r['lr'] for r in records] == pytest.approx([0.05, 0.025, 0.0], abs=1e-3)
+    assert records[-1]['test_acc'] > 0.25     # heavy augmentation, 3 short epochs; chance 0.1
+    out = str(tmp_path / 'killed')
+    proc = _start(out, args=ARGS + TOOLKIT)
+    _wait_for_checkpoint(proc, out)
+    time.sleep(0.3)                     # into epoch 2
+    proc.kill()
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    assert rundir.read_checkpoint(out)['epoch'] < 3
+    _straddle_dense_counter()
+    assert train.main(['--resume', out]) == 0
+    assert _metrics(out) == _metrics(toolkit_reference)
+    _assert_same_params(out, toolkit_reference)
+
+
+@pytest.mark.parametrize('flag, value', [('--momentum', '0.5'), ('--wd', '0'),
+                                         ('--augment', 'flip'), ('--lr-schedule', 'onecycle'),
+                                         ('--label-smoothing', '0')])
+def test_the_toolkit_settings_cannot_change_on_resume(toolkit_reference, capsys, flag, value):
+    assert train.main(['--resume', toolkit_reference, flag, value, '--epochs', '4']) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and f'{flag}: {toolkit_reference} was trained with' in err
 
 
 def test_sigterm_and_ctrl_c_stop_cleanly_with_a_resume_hint(reference, tmp_path, capsys):
@@ -291,3 +337,23 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
         atomic.atomic_write(str(path), fail)
     assert path.read_text() == 'old'
     assert os.listdir(tmp_path) == ['f.txt']
+
+
+def test_evaluate_predict_export_take_the_best_or_the_last_epoch(toolkit_reference, tmp_path,
+                                                                  capsys):
+    from vgg_gluon import evaluate
+    manifest = rundir.read_checkpoint(toolkit_reference)
+    best = manifest['best']
+    records = _metrics(toolkit_reference)
+    assert best['test_acc'] == max(r['test_acc'] for r in records)
+    assert best['epoch'] == min(r['epoch'] for r in records if r['test_acc'] == best['test_acc'])
+    for epoch, expected in (('best', best['epoch']), ('last', 3)):
+        assert evaluate.main([toolkit_reference, '--epoch', epoch, '--test-samples', '300',
+                              '--out', str(tmp_path / epoch)]) == 0
+        out = capsys.readouterr().out
+        assert f'(epoch {expected},' in out
+        accuracy = json.loads((tmp_path / epoch / 'evaluation.json').read_text())['accuracy']
+        assert accuracy == pytest.approx(records[expected - 1]['test_acc'], abs=1e-9)
+    with pytest.raises(SystemExit) as exit:
+        evaluate.main([toolkit_reference, '--epoch', 'first'])
+    assert exit.value.code == 2 and "--epoch: invalid choice: 'first'" in capsys.readouterr().err

@@ -35,8 +35,8 @@ def test_end_to_end_in_a_subprocess(tmp_path):
     lines = proc.stdout.strip().splitlines()
     assert lines[0] == 'training on cpu(0)'
     assert lines[1].startswith('epoch 1, loss ') and lines[2].startswith('epoch 2, loss ')
-    assert sorted(os.listdir(out)) == ['checkpoint.json', 'checkpoints', 'config.json',
-                                       'metrics.jsonl', 'model.params']
+    assert sorted(os.listdir(out)) == ['best.params', 'checkpoint.json', 'checkpoints',
+                                       'config.json', 'metrics.jsonl', 'model.params']
     config = json.loads((out / 'config.json').read_text())
     assert config['ratio'] == 8 and config['train_samples'] == 1000
     records = [json.loads(line) for line in (out / 'metrics.jsonl').read_text().splitlines()]
@@ -78,6 +78,29 @@ BAD = [
     (['--train-samples', '60001'], '--train-samples: must be from 1 to 60000'),
     (['--test-samples', '10001'], '--test-samples: must be from 1 to 10000'),
     (['--train-samples', '0'], '--train-samples: must be a positive integer'),
+    # the training toolkit
+    (['--momentum', '1'], '--momentum: must be a number in [0, 1)'),
+    (['--momentum', '-0.1'], '--momentum: must be a number in [0, 1)'),
+    (['--momentum', 'nan'], '--momentum: must be a number in [0, 1)'),
+    (['--optimizer', 'adam', '--momentum', '0.9'], '--momentum: applies to sgd and nag'),
+    (['--wd=-1e-4'], '--wd: must be a finite number >= 0'),
+    (['--wd', 'inf'], '--wd: must be a finite number >= 0'),
+    (['--wd', 'nan'], '--wd: must be a finite number >= 0'),
+    (['--lr-schedule', 'linear'], "argument --lr-schedule: invalid choice: 'linear'"),
+    (['--warmup-epochs', '5'], '--warmup-epochs: must be a number from 0 to less than --epochs'),
+    (['--warmup-epochs', '-1'], '--warmup-epochs: must be a number from 0 to less than --epochs'),
+    (['--lr-schedule', 'step'], '--lr-steps: --lr-schedule step needs increasing epochs'),
+    (['--lr-schedule', 'step', '--lr-steps', '3,2'], '--lr-steps: --lr-schedule step needs'),
+    (['--lr-steps', '2'], '--lr-steps: only with --lr-schedule step'),
+    (['--lr-steps', '2,x'], 'argument --lr-steps: must be increasing epochs like 30,60'),
+    (['--lr-schedule', 'step', '--lr-steps', '2', '--lr-factor', '0'],
+     '--lr-factor: must be a number in (0, 1]'),
+    (['--label-smoothing', '1'], '--label-smoothing: must be a number in [0, 1)'),
+    (['--label-smoothing', '-0.1'], '--label-smoothing: must be a number in [0, 1)'),
+    (['--augment', 'rotate'], "--augment: must be none or a comma-separated list of"),
+    (['--augment', 'flip,flip'], "--augment: must be none or a comma-separated list of"),
+    (['--augment', ''], "--augment: must be none or a comma-separated list of"),
+    (['--augment', 'flip', '--scale-jitter', '96,128'], '--augment: scale jittering has'),
 ]
 
 

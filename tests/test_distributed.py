@@ -329,6 +329,39 @@ def test_dist_sync_two_workers_match_one_process(single, servers, tmp_path):
     assert '[worker 1] epoch' not in result.stdout
 
 
+def _dist_sync(train_args, tmp_path):
+    """(result, run directory) of a two-worker dist_sync job on one server."""
+    out = str(tmp_path / 'dist')
+    result = _run(LAUNCH + [PY, *train_args, '--kvstore', 'dist_sync', '--out', out])
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result, out
+
+
+# The training toolkit on: the servers run NAG with the schedule and the per-index
+# weight decay (MXNet pickles the optimizer without the parameters' wd_mult), and the
+# augmentation is drawn per global batch before sharding. No batch norm: it would
+# normalise over each worker's half batch.
+TOOLKIT = [a for a in TRAIN if a not in ('adam', '0.001', '--optimizer', '--lr')] + [
+    '--optimizer', 'nag', '--momentum', '0.9', '--lr', '0.05', '--wd', '5e-3',
+    '--lr-schedule', 'cosine', '--label-smoothing', '0.1', '--augment', 'crop,flip,erase']
+
+
+def test_dist_sync_with_the_toolkit_matches_one_process(tmp_path):
+    single = str(tmp_path / 'single')
+    result = _run([PY, *TOOLKIT, '--out', single])
+    assert result.returncode == 0, result.stderr
+    _, out = _dist_sync(TOOLKIT, tmp_path)
+    reference, params = _params(single), _params(out)
+    assert params.keys() == reference.keys()
+    for name in reference:  # no Adam here: every weight agrees to float rounding
+        np.testing.assert_allclose(params[name], reference[name], rtol=0, atol=1e-5,
+                                   err_msg=name)
+        assert np.abs(params[name]).max() > 0, name        # biases too are trained
+    (expected,), (got,) = _metrics(single), _metrics(out)
+    for key in ('loss', 'train_acc', 'test_acc', 'lr'):  # reduced over both workers
+        assert got[key] == pytest.approx(expected[key], rel=1e-3, abs=1e-5), key
+
+
 def test_default_flags_on_two_servers_match_one_process(single_sgd, tmp_path):
     # SGD, batch 128, hybridized; VGG-11's big dense weights are split over both servers
     out = str(tmp_path / 'dist')

@@ -20,6 +20,8 @@ SMALL = {
                           ['learning_curve.png', 'predictions.png', 'log.txt',
                            'metrics.json', 'model.params', 'command.txt']),
     '03_family.ipynb': (dict(), ['03_receptive_field.png']),  # shape inference only: cheap
+    '05_recipes.ipynb': (dict(train_samples=256, test_samples=128, num_epochs=1),
+                         ['recipes_curves.png', 'ablation.json']),
 }
 
 

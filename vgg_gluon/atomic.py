@@ -63,6 +63,11 @@ def file_digest(path):
 
 def link_or_copy(src, dst):
     """``dst`` becomes a copy of ``src`` atomically (a hard link where possible)."""
+    if os.path.exists(dst) and os.path.samefile(src, dst):
+        # already a link to it; and renaming a link over another link of the
+        # same file does nothing (POSIX rename), which would leave the temporary behind
+        return
+
     def write(tmp):
         try:
             os.link(src, tmp)

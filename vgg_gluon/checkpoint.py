@@ -29,8 +29,8 @@ from .atomic import atomic_write, atomic_write_text, file_digest, link_or_copy
 from .errors import CheckpointError
 from .loop import TrainingDiverged
 from .rng import rng_state, set_rng_state
-from .rundir import (CHECKPOINT_DIR, FORMAT, FORMAT_VERSION, MANIFEST, load_params,
-                     one_line, params_path, read_checkpoint)
+from .rundir import (BEST_PARAMS, CHECKPOINT_DIR, FORMAT, FORMAT_VERSION, MANIFEST,
+                     load_params, one_line, params_path, read_checkpoint)
 
 
 class SaveFailed(Exception):
@@ -43,12 +43,15 @@ class CheckpointWriter:
 
     history: the metric records of epochs already done (when resuming).
     resumes: a list describing earlier resumptions and what they changed.
+    best: the manifest's 'best' entry (when resuming): the epoch with the
+    highest test accuracy so far, whose parameters file is kept.
     """
 
-    def __init__(self, run_dir, config, history=(), resumes=()):
+    def __init__(self, run_dir, config, history=(), resumes=(), best=None):
         self.run_dir, self.config = run_dir, config
         self.history, self.resumes = list(history), list(resumes)
         self.epoch = self.history[-1]['epoch'] if self.history else 0
+        self.best = best
         self._writing = run_dir   # the file being written, for SaveFailed's message
 
     def probe(self):
@@ -110,18 +113,21 @@ class CheckpointWriter:
         else:
             states = None  # kept by the parameter servers: no worker can save them
         history = self.history + [record]
+        best = self.best
+        if best is None or record['test_acc'] > best['test_acc']:  # ties: the earlier epoch
+            best = {'epoch': epoch, 'test_acc': record['test_acc'], 'params': params}
         manifest = {
             'format': FORMAT, 'format_version': FORMAT_VERSION, 'epoch': epoch,
             'files': {'params': params, 'states': states},
             'digests': {name: file_digest(os.path.join(run_dir, name))
-                        for name in (params, states) if name is not None},
+                        for name in (params, states, best['params']) if name is not None},
             'optimizer': described['optimizer'], 'config': self.config.to_dict(),
-            'metrics': history, 'rng': rng_state(), 'resumes': self.resumes,
+            'metrics': history, 'rng': rng_state(), 'resumes': self.resumes, 'best': best,
         }
         self._writing = os.path.join(run_dir, MANIFEST)
         # The commit point: before this rename the previous checkpoint stands.
         atomic_write_text(self._writing, json.dumps(manifest, indent=1))
-        self.history, self.epoch = history, epoch
+        self.history, self.epoch, self.best = history, epoch, best
         return manifest
 
     def _refresh_views(self, manifest):
@@ -129,12 +135,15 @@ class CheckpointWriter:
         run_dir = self.run_dir
         self._writing = os.path.join(run_dir, 'model.params')
         link_or_copy(os.path.join(run_dir, manifest['files']['params']), self._writing)
+        self._writing = os.path.join(run_dir, BEST_PARAMS)
+        link_or_copy(os.path.join(run_dir, manifest['best']['params']), self._writing)
         self._writing = os.path.join(run_dir, 'metrics.jsonl')
         atomic_write_text(self._writing,
                           ''.join(json.dumps(r) + '\n' for r in manifest['metrics']))
         self._writing = os.path.join(run_dir, 'config.json')
         atomic_write_text(self._writing, json.dumps(manifest['config'], indent=2))
         keep = {name for name in manifest['files'].values() if name is not None}
+        keep.add(manifest['best']['params'])  # the best epoch's parameters, until bettered
         self._writing = ckpt_dir = os.path.join(run_dir, CHECKPOINT_DIR)   # pruning
         for name in os.listdir(ckpt_dir):  # older epochs, and temporaries of killed runs
             if f'{CHECKPOINT_DIR}/{name}' not in keep:

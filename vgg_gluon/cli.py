@@ -10,7 +10,7 @@ import sys
 
 from .devices import select_ctx
 from .errors import Error
-from .rundir import load_model
+from .rundir import EPOCHS, load_model
 
 # settings that commands take as positional arguments, spelled as their usage shows them
 POSITIONAL = {'run_dir': 'RUN_DIR', 'images': 'IMAGE'}
@@ -50,6 +50,11 @@ def pair_arg(allowed):
     return _typed(pair, allowed, ' (two integers)')
 
 
+def int_list_arg(allowed):
+    """An argparse type: 'A,B,...' -> [A, B, ...], integers."""
+    return _typed(lambda text: [int(v) for v in text.split(',')], allowed, ' (integers)')
+
+
 def spell(flag):
     """A setting's name as the command line spells it: 'batch_size' -> '--batch-size'."""
     return POSITIONAL.get(flag) or '--' + flag.replace('_', '-')
@@ -84,11 +89,15 @@ def run_dir_parser(prog, description, epilog=None):
     p.add_argument('--ratio', type=int_arg('a positive integer'), default=None,
                    help='refuse the run unless its network has this ratio')
     p.add_argument('--gpus', default='auto', help="auto (gpu 0 if present), cpu, or an id like 0")
+    p.add_argument('--epoch', choices=EPOCHS, default='last',
+                   help='the parameters of the last epoch, or of the one with the best '
+                        'test accuracy')
     return p
 
 
 def open_run(args):
     """(net, config, ctx): the run's network, checked, on the first asked device."""
     ctx = select_ctx(args.gpus)[0]
-    net, config = load_model(args.run_dir, ctx=ctx, arch=args.arch, ratio=args.ratio)
+    net, config = load_model(args.run_dir, ctx=ctx, arch=args.arch, ratio=args.ratio,
+                             epoch=args.epoch)
     return net, config, ctx

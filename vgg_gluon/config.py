@@ -12,6 +12,7 @@ from .errors import ConfigError
 
 # Gluon Trainer kvstores: one machine (local, device) or MXNet's parameter server (dist_*)
 KVSTORES = ('local', 'device', 'dist_sync', 'dist_device_sync', 'dist_async')
+OPTIMIZERS = ('sgd', 'nag', 'adam')
 
 
 @dataclass
@@ -23,7 +24,16 @@ class Config:
     epochs: int = 5
     lr: float = 0.05
     batch_size: int = 128
-    optimizer: str = 'sgd'          # 'sgd' or 'adam'
+    optimizer: str = 'sgd'          # 'sgd', 'nag' (Nesterov) or 'adam'
+    momentum: float = 0.0           # SGD/NAG momentum (0: the book's plain SGD)
+    wd: float = 0.0                 # weight decay (L2), none on biases and BatchNorm ...
+    wd_all: bool = False            # ... unless this is set
+    lr_schedule: str = 'constant'   # constant, step, cosine or onecycle (schedules.py)
+    warmup_epochs: Optional[float] = None  # linear warm-up; None: the schedule's default
+    lr_steps: Optional[list] = None  # step: the epochs after which lr is multiplied ...
+    lr_factor: float = 0.1          # ... by this
+    label_smoothing: float = 0.0    # weight of the uniform target (0: one-hot, the book)
+    augment: str = 'none'           # 'none' or a comma-separated list of augment.AUGMENTATIONS
     seed: int = 0                   # same seed, same machine -> same numbers
     gpus: str = 'auto'              # 'auto' (gpu(0) if any), 'cpu', or '0,1,...'
     data_dir: Optional[str] = None  # None: $VGG_GLUON_DATA, ~/.mxnet/..., /usr/share/...
@@ -56,8 +66,10 @@ class Config:
                 raise ConfigError(f"must be a positive integer, got {value!r}", flag=flag)
         if not self.lr > 0 or self.lr == float('inf'):
             raise ConfigError(f"must be a positive number, got {self.lr!r}", flag='lr')
-        if self.optimizer not in ('sgd', 'adam'):
-            raise ConfigError(f"must be sgd or adam, got {self.optimizer!r}", flag='optimizer')
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}",
+                              flag='optimizer')
+        self._check_toolkit()
         for flag, value in (('train_samples', self.train_samples),
                             ('test_samples', self.test_samples)):
             if value is not None and (not _is_int(value) or value < 1):
@@ -65,6 +77,9 @@ class Config:
         parse_gpus(self.gpus)
         if self.scale_jitter is not None:
             check_scale_jitter(self.scale_jitter, self.resize)
+            if self.augment != 'none':
+                raise ConfigError("scale jittering has its own crops; use --augment without "
+                                  "--scale-jitter", flag='augment')
         if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
             raise ConfigError(f"must be a number in [0, 1), got {self.dropout!r}", flag='dropout')
         if self.kvstore not in KVSTORES:
@@ -75,12 +90,35 @@ class Config:
                               f"drop --kvstore {self.kvstore}", flag='horovod')
         return self
 
+    def _check_toolkit(self):
+        """Momentum, weight decay, the schedule, label smoothing, augmentation."""
+        from .augment import parse_augment
+        from .schedules import check_schedule
+        if not (_is_number(self.momentum) and 0 <= self.momentum < 1):
+            raise ConfigError(f"must be a number in [0, 1), got {self.momentum!r}",
+                              flag='momentum')
+        if self.momentum and self.optimizer == 'adam':
+            raise ConfigError("applies to sgd and nag (Adam has its own moments); drop "
+                              "--momentum or choose --optimizer sgd|nag", flag='momentum')
+        if not (_is_number(self.wd) and 0 <= self.wd < float('inf')):
+            raise ConfigError(f"must be a finite number >= 0, got {self.wd!r}", flag='wd')
+        if not (_is_number(self.label_smoothing) and 0 <= self.label_smoothing < 1):
+            raise ConfigError(f"must be a number in [0, 1), got {self.label_smoothing!r}",
+                              flag='label_smoothing')
+        check_schedule(self)
+        parse_augment(self.augment)
+
     def to_dict(self):
         return dataclasses.asdict(self)
 
 
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    """A finite or infinite int or float, not a bool (NaN fails every comparison)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def check_scale_jitter(value, resize):

@@ -164,11 +164,13 @@ class BatchIter:
     batches as an uninterrupted one: ``set_epoch(k)`` before iterating.
     """
 
-    def __init__(self, images, labels, batch_size, shuffle=False, seed=None):
+    def __init__(self, images, labels, batch_size, shuffle=False, seed=None, augment=None):
         self.images, self.labels = images, labels.astype(np.int32)
         self.batch_size, self.shuffle = batch_size, shuffle
         self.seed = 0 if seed is None else seed
         self.epoch = 0
+        # augment(images (b, h, w) uint8, RandomState) -> images (augment.make_augment)
+        self.augment = augment
         self.rank, self.num_workers = 0, 1
         # called as on_batch(epoch, batch) (both 1-based) once a batch has been
         # used, i.e. when the next is asked for (progress reports to the launcher)
@@ -224,27 +226,36 @@ class BatchIter:
         return idx[self.rank::self.num_workers]
 
     def __iter__(self):
+        # augmentation's own stream, drawn per global batch before sharding, so the
+        # batch order stays the book's and every worker sees the same augmented batch
+        rng = np.random.RandomState([self.seed, self.epoch, 2]) if self.augment else None
         for idx in self.global_batches():
-            idx = self.own(idx)
-            if isinstance(idx, np.ndarray) and not len(idx):
-                continue  # no share of this (last) batch for this worker
-            yield to_tensor(self.images[idx]), mx.nd.array(self.labels[idx], dtype='int32')
+            images, labels = self.images[idx], self.labels[idx]
+            if rng is not None:
+                images = self.augment(images, rng)
+            if self.num_workers > 1:  # this worker's share of the global batch
+                images, labels = (images[self.rank::self.num_workers],
+                                  labels[self.rank::self.num_workers])
+                if not len(labels):
+                    continue  # no share of this (last) batch for this worker
+            yield to_tensor(images), mx.nd.array(labels, dtype='int32')
 
 
 def load_data_fashion_mnist(batch_size, resize=None, root=None, train_samples=None,
-                            test_samples=None, seed=None):
+                            test_samples=None, seed=None, augment=None):
     """The book's ``load_data_fashion_mnist``: (train_iter, test_iter).
 
     resize: output side in pixels (None keeps 28). root: data directory
     (None searches the default places). train_samples/test_samples: use the
     first n images only. seed: shuffling seed of the training iterator.
+    augment: a function applied to every training batch (``augment.make_augment``).
     """
     splits = read_fashion_mnist(root)
     iters = []
     for split, n, shuffle in (('train', train_samples, True), ('test', test_samples, False)):
         images, labels = first_n(splits[split], n, flag=f'{split}_samples')
         iters.append(BatchIter(resize_images(images, resize), labels, batch_size,
-                               shuffle=shuffle, seed=seed))
+                               shuffle=shuffle, seed=seed, augment=augment if shuffle else None))
     return tuple(iters)
 
 

@@ -22,6 +22,7 @@ import time
 import numpy as np
 import mxnet as mx
 
+from . import optimizers
 from .errors import ConfigError
 from .mxnet_internals import kvstore_barrier, leave_without_exit_barrier
 
@@ -77,11 +78,15 @@ class SGD(_AddsMetrics, mx.optimizer.SGD):
     """mxnet.optimizer.SGD that sums the metric key (see _AddsMetrics)."""
 
 
+class NAG(_AddsMetrics, optimizers.NAG):
+    """optimizers.NAG that sums the metric key (see _AddsMetrics)."""
+
+
 class Adam(_AddsMetrics, mx.optimizer.Adam):
     """mxnet.optimizer.Adam that sums the metric key (see _AddsMetrics)."""
 
 
-OPTIMIZERS = {'sgd': SGD, 'adam': Adam}
+OPTIMIZERS = {'sgd': SGD, 'nag': NAG, 'adam': Adam}
 
 
 class KVStoreSum:
@@ -274,9 +279,13 @@ class Workers:
         if self.hvd is None and not isinstance(self.kvstore, str):
             leave_without_exit_barrier(self.kvstore)
 
-    def trainer(self, params, optimizer, lr):
-        """The Gluon Trainer for this engine: plain, parameter server or Horovod."""
+    def trainer(self, params, optimizer, lr, **optimizer_params):
+        """The Gluon Trainer for this engine: plain, parameter server or Horovod.
+
+        optimizer_params: more of the optimizer's arguments (momentum, wd).
+        """
         from mxnet import gluon
+        optimizer_params = dict(optimizer_params, learning_rate=lr)
         if self.hvd is not None:
             # Horovod divides the gradient scale by size() (it expects each worker
             # to step with its own batch); we step with the global batch like one
@@ -284,13 +293,21 @@ class Workers:
             # Horovod sorts what it is given: a dict (by name: every rank builds
             # the same network in a fresh process, so the names agree), not a list.
             params = {p.name: p for p in params} if isinstance(params, list) else params
-            return self.hvd.DistributedTrainer(params, optimizer, {
-                'learning_rate': lr, 'rescale_grad': float(self.hvd.size())})
+            optimizer_params['rescale_grad'] = float(self.hvd.size())
+            created = optimizers.create(optimizer, **optimizer_params)
+            return self.hvd.DistributedTrainer(
+                params, created, None if created is not optimizer else optimizer_params)
         if isinstance(self.kvstore, str):
-            return gluon.Trainer(params, optimizer, {'learning_rate': lr}, kvstore=self.kvstore)
+            created = optimizers.create(optimizer, **optimizer_params)
+            return gluon.Trainer(params, created, None if created is not optimizer
+                                 else optimizer_params, kvstore=self.kvstore)
         # update_on_kvstore=True explicitly: KVStoreSum needs the servers' updater
         # (MXNET_UPDATE_ON_KVSTORE=0 would otherwise turn it off).
-        return gluon.Trainer(params, OPTIMIZERS[optimizer](learning_rate=lr),
+        created = OPTIMIZERS[optimizer](**optimizer_params)
+        # The servers get the optimizer pickled, without its param_dict (MXNet drops
+        # it), so the parameters' wd_mult (none on biases and BatchNorm) goes by index.
+        created.set_wd_mult({i: p.wd_mult for i, p in enumerate(params) if p.wd_mult != 1})
+        return gluon.Trainer(params, created,
                              kvstore=self.kvstore, update_on_kvstore=True)
 
 

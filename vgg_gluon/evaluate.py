@@ -52,6 +52,8 @@ def main(argv=None):
         return fail(PROG, f"--out: cannot create {args.out} ({err.strerror})")
     manifest = read_checkpoint(args.run_dir)
     epoch = manifest['epoch'] if manifest else config.epochs
+    if args.epoch == 'best' and manifest:
+        epoch = manifest['best']['epoch']
     counts = confusion_matrix(net, test_iter, ctx)
     summary = summarize(counts)
     summary.update(run_dir=args.run_dir, epoch=epoch, arch=config.arch, ratio=config.ratio)

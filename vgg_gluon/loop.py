@@ -6,6 +6,7 @@ and read back every ``check_every`` batches: often enough to catch a NaN loss
 early and bound how far Python runs ahead of the engine, rarely enough to
 cost nothing.
 """
+import collections
 import math
 import time
 
@@ -15,6 +16,10 @@ from mxnet import autograd, gluon
 from .mxnet_internals import amp_loss_scaler
 
 EPOCH_FORMAT = 'epoch %d, loss %.4f, train acc %.3f, test acc %.3f, time %.1f sec'
+# The progress bar reads a batch's loss this many batches after it was queued:
+# by then its forward pass has run, and the engine still holds BAR_LAG batches
+# of work, so waiting for it never leaves the cores idle.
+BAR_LAG = 2
 
 
 class TrainingDiverged(RuntimeError):
@@ -55,9 +60,27 @@ def evaluate_accuracy(data_iter, net, ctx, allreduce=None):
     return correct / n
 
 
+class SmoothedCrossEntropy(gluon.loss.SoftmaxCrossEntropyLoss):
+    """Softmax cross-entropy against smoothed targets (Szegedy et al. 2016).
+
+    The target puts 1 - smoothing + smoothing / classes on the true class and
+    smoothing / classes on each other one. pred: (batch, classes); label:
+    (batch,) class indices; returns (batch,) losses.
+    """
+
+    def __init__(self, smoothing, classes=10, **kwargs):
+        super().__init__(sparse_label=False, **kwargs)
+        self.smoothing, self.classes = smoothing, classes
+
+    def hybrid_forward(self, F, pred, label, sample_weight=None):
+        off = self.smoothing / self.classes
+        target = F.one_hot(label, self.classes, on_value=1 - self.smoothing + off, off_value=off)
+        return super().hybrid_forward(F, pred, target, sample_weight)
+
+
 def train_ch5(net, train_iter, test_iter, batch_size, trainer, ctx, num_epochs,
               start_epoch=0, on_epoch_start=None, on_epoch_end=None, progress=None,
-              check_every=50, allreduce=None):
+              check_every=50, allreduce=None, loss=None, bar=None):
     """Train and print d2lzh's lines; return one dict per epoch.
 
     Same signature and output as ``d2lzh.train_ch5``. Extras, all optional:
@@ -67,27 +90,33 @@ def train_ch5(net, train_iter, test_iter, batch_size, trainer, ctx, num_epochs,
     ``progress(iterable, desc)`` wraps the batches (a progress bar);
     ``allreduce(values)`` sums a list of numbers over all workers (distributed
     runs, vgg_gluon.distributed): the epoch's loss, correct count, n and test
-    accuracy then cover every worker's shard.
+    accuracy then cover every worker's shard; ``loss``: the loss block
+    (default the book's softmax cross-entropy); ``bar(total, desc)``: a
+    progress bar, an object with ``update(loss_sum, correct, n)`` per
+    completed batch and ``close()``. Each record also holds ``lr``, the rate
+    of the epoch's last step.
     Raises TrainingDiverged when the loss becomes NaN or infinite.
     """
     ctxs = as_ctx_list(ctx)
     print('training on', ctxs[0] if len(ctxs) == 1 else ctxs)
-    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    loss = loss or gluon.loss.SoftmaxCrossEntropyLoss()
     history = []
     for epoch in range(start_epoch, num_epochs):
         if on_epoch_start is not None:
             on_epoch_start(epoch)
         start = time.time()
         batches = progress(train_iter, f'epoch {epoch + 1}') if progress else train_iter
-        train_l, train_acc, n = train_epoch(net, batches, loss, trainer, batch_size, ctxs,
-                                            epoch, check_every)
+        train_l, train_acc, n = train_epoch(
+            net, batches, loss, trainer, batch_size, ctxs, epoch, check_every,
+            bar=bar(len(train_iter), f'epoch {epoch + 1}') if bar else None)
         if allreduce is not None:
             train_l, train_acc, n = allreduce([train_l, train_acc, n])
         _check_finite(train_l, epoch, trainer)
         test_acc = evaluate_accuracy(test_iter, net, ctx, allreduce=allreduce)
         record = {'epoch': epoch + 1, 'loss': train_l / n,
                   'train_acc': train_acc / n,
-                  'test_acc': test_acc, 'time': time.time() - start}
+                  'test_acc': test_acc, 'time': time.time() - start,
+                  'lr': _rate_after(trainer, (epoch + 1) * len(train_iter))}
         print(EPOCH_FORMAT % (record['epoch'], record['loss'], record['train_acc'],
                               record['test_acc'], record['time']))
         history.append(record)
@@ -96,15 +125,18 @@ def train_ch5(net, train_iter, test_iter, batch_size, trainer, ctx, num_epochs,
     return history
 
 
-def train_epoch(net, batches, loss, trainer, batch_size, ctxs, epoch=0, check_every=50):
+def train_epoch(net, batches, loss, trainer, batch_size, ctxs, epoch=0, check_every=50,
+                bar=None):
     """One pass over ``batches`` of (X, y); returns (loss sum, correct count, n).
 
     The sums stay on the devices and are read back every ``check_every``
     batches (TrainingDiverged on a NaN or infinite loss) and at the end.
+    bar: advanced on completed work, ``BAR_LAG`` batches behind the queue.
     """
     train_l_sum = [mx.nd.zeros((1,), ctx=c) for c in ctxs]
     train_acc_sum = [mx.nd.zeros((1,), ctx=c) for c in ctxs]
     n = 0
+    pending = collections.deque()  # (per-device [loss sum, correct] arrays, images)
     for i, (X, y) in enumerate(batches):
         Xs, ys = _split(X, y, ctxs)
         with autograd.record():
@@ -112,16 +144,42 @@ def train_epoch(net, batches, loss, trainer, batch_size, ctxs, epoch=0, check_ev
             ls = [loss(y_hat, y_part).sum() for y_hat, y_part in zip(y_hats, ys)]
         _backward(ls, trainer)
         trainer.step(batch_size)
+        stats = []
         for j, (l, y_hat, y_part) in enumerate(zip(ls, y_hats, ys)):
             # astype: float16 under AMP; a no-op (no copy) in float32
-            train_l_sum[j] += l.astype('float32', copy=False)
-            train_acc_sum[j] += (y_hat.argmax(axis=1).astype('float32', copy=False)
-                                 == y_part.astype('float32')).sum()
+            l = l.astype('float32', copy=False)
+            correct = (y_hat.argmax(axis=1).astype('float32', copy=False)
+                       == y_part.astype('float32')).sum()
+            train_l_sum[j] += l
+            train_acc_sum[j] += correct
+            if bar is not None:
+                stats.append(mx.nd.concat(l, correct, dim=0))
         n += y.shape[0]
+        if bar is not None:
+            pending.append((stats, y.shape[0]))
+            if len(pending) > BAR_LAG:
+                _advance(bar, *pending.popleft())
         if (i + 1) % check_every == 0:
             _check_finite(sum(s.asscalar() for s in train_l_sum), epoch, trainer)
+    if bar is not None:
+        while pending:
+            _advance(bar, *pending.popleft())
+        bar.close()
     return (sum(s.asscalar() for s in train_l_sum),
             sum(s.asscalar() for s in train_acc_sum), n)
+
+
+def _advance(bar, stats, count):
+    """One completed batch onto the bar (waits for that batch's forward pass only)."""
+    loss_sum, correct = sum(s.asnumpy() for s in stats)
+    bar.update(float(loss_sum), float(correct), count)
+
+
+def _rate_after(trainer, steps):
+    """The learning rate of step ``steps``: the schedule's if there is one (asked
+    here, since with a parameter server the optimizer that counts runs there)."""
+    scheduler = trainer.optimizer.lr_scheduler
+    return float(scheduler(steps)) if scheduler is not None else trainer.learning_rate
 
 
 def _backward(ls, trainer):

@@ -79,6 +79,42 @@ def trainer_params(trainer):
     return trainer._params
 
 
+def set_update_count(optimizer, count):
+    """Make ``optimizer`` count ``count`` steps taken for every parameter.
+
+    MXNet's optimizer keeps the count per parameter index and per device in
+    ``_all_index_update_counts`` ({device: {index: count}}, mxnet 1.9.1) and
+    their maximum in the public ``num_update``, which the learning-rate
+    scheduler reads (and Adam's bias correction the per-index one). A
+    resumed run sets it to the steps the checkpoint had taken, whether or
+    not its optimizer states carried the count.
+    """
+    counts = optimizer._all_index_update_counts
+    indices = set(optimizer.param_dict) | {i for c in counts.values() for i in c}
+    for device_counts in counts.values():
+        for index in indices:
+            device_counts[index] = count
+    optimizer.num_update = count
+    optimizer.begin_num_update = count  # where a device's first count starts
+
+
+def count_update(optimizer, index):
+    """(lr, wd) of parameter ``index`` for the step being taken, counted as
+    MXNet's own optimizers do (``_update_count``, ``_get_lr``, ``_get_wd``,
+    mxnet 1.9.1): the step count the scheduler reads, the rate it gives,
+    the decay times the parameter's ``wd_mult``."""
+    optimizer._update_count(index)
+    return optimizer._get_lr(index), optimizer._get_wd(index)
+
+
+def nag_update(optimizer, index, weight, grad, state, multi_precision):
+    """MXNet's own NAG step (``NAG._update_impl``, mxnet 1.9.1), for the cases
+    ``optimizers.NAG`` leaves to it (no weight decay, float16, clipping)."""
+    import mxnet as mx
+    return mx.optimizer.NAG._update_impl(optimizer, index, weight, grad, state,
+                                         multi_precision=multi_precision)
+
+
 def amp_loss_scaler(trainer):
     """The dynamic loss scaler ``amp.init_trainer`` attached, or None
     (``_amp_loss_scaler``; mxnet.contrib.amp 1.9.1 stores it there)."""

@@ -4,12 +4,20 @@ A resumed run keeps the config it was started with, so that it ends where
 the uninterrupted run would have ended. A flag given next to ``--resume``
 must agree with the saved value, except these:
 
-    --epochs     the total number of epochs (at least the epochs already done)
+    --epochs     the total number of epochs (at least the epochs already done);
+                 a schedule then spans the new total
     --lr         the learning rate from the next epoch on (e.g. after a NaN);
-                 recorded in the manifest's ``resumes`` list
+                 recorded in the manifest's ``resumes`` list. Under a schedule,
+                 its peak: the schedule goes on from the step reached
     --data-dir   where the same Fashion-MNIST files are on this machine
     --gpus       the devices (the numbers then match only up to rounding)
     --quiet      output only
+
+Everything else stays, the training toolkit's settings too: --momentum,
+--wd, --wd-all, --optimizer, --lr-schedule, --warmup-epochs, --lr-steps,
+--lr-factor, --label-smoothing and --augment change what the remaining
+epochs compute, so a resumed run with another value would match neither
+run (start a new run for that).
 """
 import os
 from dataclasses import dataclass, field

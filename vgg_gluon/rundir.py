@@ -1,18 +1,22 @@
 """Run directories: what ``python -m vgg_gluon.train`` leaves, read back and checked.
 
 A run directory holds ``config.json`` (the resolved Config), ``metrics.jsonl``
-(one JSON record per epoch) and ``model.params`` (the parameters of the last
-complete epoch), and the checkpoint of the last complete epoch
+(one JSON record per epoch, with its learning rate), ``model.params`` (the
+parameters of the last complete epoch), ``best.params`` (those of the epoch
+with the best test accuracy), and the checkpoint of the last complete epoch
 (``checkpoint.py`` writes it)::
 
     checkpoints/epoch-0003.params     parameters (net.save_parameters: MXNet's
                                       NDArray file)
     checkpoints/epoch-0003.states.nd  the optimizer's arrays (mx.nd.save)
+    checkpoints/epoch-0002.params     the best epoch's parameters, while it is not
+                                      the last
     checkpoint.json                   the manifest, written last: format version,
                                       epoch, the files' sizes and sha256, the
                                       optimizer's counters and hyper-parameters,
                                       resolved config, random-number state,
-                                      metrics so far
+                                      metrics so far, 'best': {epoch, test_acc,
+                                      params}
 
 Nothing in a run directory is loaded with pickle, so loading one cannot run
 code: JSON, and NDArray files parsed by MXNet's C++. A file that does not
@@ -36,6 +40,8 @@ FORMAT = 'vgg_gluon-checkpoint'
 FORMAT_VERSION = 2   # 1: optimizer states pickled (convert.py reads it)
 MANIFEST = 'checkpoint.json'
 CHECKPOINT_DIR = 'checkpoints'
+BEST_PARAMS = 'best.params'
+EPOCHS = ('last', 'best')  # which parameters a command loads (--epoch)
 
 
 # ---- the configuration ----------------------------------------------------------
@@ -112,6 +118,9 @@ def read_checkpoint(run_dir, version=FORMAT_VERSION):
             _check_file(run_dir, name, expected['size'], expected['sha256'])
         if version >= 2 and (files['states'] is None) != (manifest['optimizer'] is None):
             raise CheckpointError(f"{path}: optimizer states without their description")
+        if 'best' in manifest:  # manifests before the best epoch was kept have none
+            name = manifest['best']['params']
+            _check_file(run_dir, name, digests[name]['size'], digests[name]['sha256'])
         if not isinstance(epoch, int) or len(metrics) != epoch:
             raise CheckpointError(f"{path}: epoch {epoch!r} but {len(metrics)} metric records")
     except (KeyError, TypeError) as err:
@@ -165,14 +174,22 @@ def _check_file(run_dir, name, size, sha256):
                               f"from the manifest); refusing to load it")
 
 
-def params_path(run_dir, manifest=None):
-    """The parameters to load: the checkpoint's if there is one, else model.params."""
+def params_path(run_dir, manifest=None, epoch='last'):
+    """The parameters to load: the checkpoint's last (or best) epoch if there is
+    a checkpoint, else model.params (or best.params)."""
+    if epoch not in EPOCHS:
+        raise ConfigError(f"must be last or best, got {epoch!r}", flag='epoch')
     if manifest is not None:
+        if epoch == 'best':
+            if 'best' not in manifest:
+                raise CheckpointError(f"{run_dir} was written before vgg_gluon kept the best "
+                                      f"epoch: only --epoch last", flag='epoch')
+            return os.path.join(run_dir, manifest['best']['params'])
         return os.path.join(run_dir, manifest['files']['params'])
-    path = os.path.join(run_dir, 'model.params')
+    path = os.path.join(run_dir, 'model.params' if epoch == 'last' else BEST_PARAMS)
     if not os.path.isfile(path):
         raise CheckpointError(f"{run_dir} holds no parameters yet (no {MANIFEST}, no "
-                              f"model.params): no epoch has finished")
+                              f"{os.path.basename(path)}): no epoch has finished")
     return path
 
 
@@ -194,9 +211,9 @@ def load_params(net, path, config, ctxs):
                               f"architecture") from None
 
 
-def load_model(run_dir, ctx=None, arch=None, ratio=None):
+def load_model(run_dir, ctx=None, arch=None, ratio=None, epoch='last'):
     """(net, config) of a run, with the last complete epoch's parameters on ``ctx``
-    (one device; default the CPU).
+    (one device; default the CPU), or the best epoch's (``epoch='best'``).
 
     ``arch``/``ratio``: refuse a run of another architecture or ratio.
     Raises CheckpointError when the run directory cannot be trusted.
@@ -205,7 +222,7 @@ def load_model(run_dir, ctx=None, arch=None, ratio=None):
     check_expected(config, run_dir, arch, ratio)
     manifest = read_checkpoint(run_dir)
     net = build_net(config)
-    load_params(net, params_path(run_dir, manifest), config, [ctx or mx.cpu()])
+    load_params(net, params_path(run_dir, manifest, epoch), config, [ctx or mx.cpu()])
     return net, config
 
 

@@ -16,7 +16,7 @@ from .data import load_data_fashion_mnist
 from .devices import select_ctx
 from .errors import ConfigError, Error
 from .multiscale import accuracy_table, default_scales, evaluate_views, format_rows
-from .rundir import load_model
+from .rundir import EPOCHS, load_model
 
 PROG = 'python -m vgg_gluon.testtime'
 
@@ -38,6 +38,8 @@ def build_parser():
     p.add_argument('--batch-size', type=int_arg('a positive integer'), default=64)
     p.add_argument('--data-dir', default=None, help='Fashion-MNIST IDX files (default: search)')
     p.add_argument('--gpus', default='auto', help='auto (gpu 0 if present), cpu, or an id like 0')
+    p.add_argument('--epoch', choices=EPOCHS, default='last',
+                   help='the last epoch\'s parameters, or the best test accuracy\'s')
     p.add_argument('--json', action='store_true', help='print JSON instead of the table')
     return p
 
@@ -66,7 +68,7 @@ def main(argv=None):
             if value is not None and value < 1:
                 raise ConfigError(f"must be a positive integer, got {value}", flag=flag)
         ctx = select_ctx(args.gpus)[0]
-        net, config = load_model(args.run_dir, ctx=ctx)
+        net, config = load_model(args.run_dir, ctx=ctx, epoch=args.epoch)
         scales = _scales(args, config)
         _, test_iter = load_data_fashion_mnist(args.batch_size, root=args.data_dir,
                                                test_samples=args.test_samples)

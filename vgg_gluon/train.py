@@ -16,10 +16,12 @@ import sys
 
 from . import _threads  # noqa: F401  (before mxnet)
 from .arch import ARCH_NAMES
-from .cli import Parser, explicit_settings, fail, float_arg, int_arg, pair_arg
-from .config import KVSTORES, Config
+from .augment import AUGMENTATIONS
+from .cli import Parser, explicit_settings, fail, float_arg, int_arg, int_list_arg, pair_arg
+from .config import KVSTORES, OPTIMIZERS, Config
 from .errors import ConfigError, Error
 from .recipes import RECIPES, describe
+from .schedules import SCHEDULES
 
 PROG = 'python -m vgg_gluon.train'
 EXIT_IO = 74   # sysexits.h EX_IOERR: the run directory could not be written
@@ -51,7 +53,9 @@ def build_parser(defaults=True):
     p.add_argument('--epochs', type=int_arg('a positive integer'), default=d.epochs)
     p.add_argument('--lr', type=float_arg('a positive number'), default=d.lr, help='learning rate')
     p.add_argument('--batch-size', type=int_arg('a positive integer'), default=d.batch_size)
-    p.add_argument('--optimizer', choices=('sgd', 'adam'), default=d.optimizer)
+    p.add_argument('--optimizer', choices=OPTIMIZERS, default=d.optimizer,
+                   help='sgd, nag (SGD with Nesterov momentum) or adam')
+    _toolkit_flags(p, d, none)
     p.add_argument('--seed', type=int_arg('an integer'), default=d.seed)
     p.add_argument('--gpus', default=d.gpus, help="auto (gpu 0 if present), cpu, or ids like 0,1")
     p.add_argument('--data-dir', default=d.data_dir,
@@ -84,6 +88,33 @@ def build_parser(defaults=True):
                    help='a seed system\'s recipe by name (flags given as well override it)')
     p.add_argument('--list-recipes', action=_ListRecipes, help='print the recipes and exit')
     return p
+
+
+def _toolkit_flags(p, d, none):
+    """Momentum, weight decay, the learning-rate schedule, label smoothing, augmentation."""
+    p.add_argument('--momentum', type=float_arg('a number in [0, 1)'), default=d.momentum,
+                   help='momentum of sgd and nag (0: the book\'s plain SGD)')
+    p.add_argument('--wd', type=float_arg('a finite number >= 0'), default=d.wd,
+                   help='weight decay (L2); none on biases and BatchNorm unless --wd-all')
+    p.add_argument('--wd-all', action='store_true', default=d.wd_all,
+                   help='decay biases and BatchNorm\'s gamma and beta too')
+    p.add_argument('--lr-schedule', choices=SCHEDULES, default=d.lr_schedule,
+                   help='the rate per batch: constant, step (x --lr-factor after each of '
+                        '--lr-steps), cosine (to 0), onecycle (lr/25 up to lr, then down to 0)')
+    p.add_argument('--warmup-epochs', type=float_arg('a number >= 0'), default=none,
+                   help='rise linearly to --lr over this many epochs first '
+                        '(default 0; onecycle: 30%% of the run)')
+    p.add_argument('--lr-steps', type=int_list_arg('increasing epochs like 30,60'),
+                   default=none, metavar='E1,E2,...',
+                   help='--lr-schedule step: multiply the rate by --lr-factor after these epochs')
+    p.add_argument('--lr-factor', type=float_arg('a number in (0, 1]'), default=d.lr_factor,
+                   help='--lr-schedule step: the factor at each step')
+    p.add_argument('--label-smoothing', type=float_arg('a number in [0, 1)'),
+                   default=d.label_smoothing,
+                   help='train against targets with this much weight spread over all classes')
+    p.add_argument('--augment', default=d.augment, metavar='LIST',
+                   help=f"none, or comma-separated: {', '.join(AUGMENTATIONS)} (pad 4 and crop, "
+                        f"random-resized crop, horizontal flip, random erasing), per batch")
 
 
 class _ListRecipes(argparse.Action):

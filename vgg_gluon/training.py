@@ -14,10 +14,12 @@ import os
 import sys
 import time
 
+from . import schedules
 from .atomic import atomic_write_text
 from .checkpoint import CheckpointWriter, SaveFailed, restore
 from .devices import check_amp, select_ctx
 from .distributed import Workers, setup_workers
+from .config import Config
 from .errors import ConfigError
 from .interrupt import Interrupted, deferred
 from .loop import TrainingDiverged, train_ch5
@@ -49,14 +51,50 @@ def build_model(config, ctxs, workers=None):
     # carry process-wide counters (dense10 < dense9), so the optimizer states'
     # order would depend on what the process built before. The network's own
     # order is the same in every process, which a resumed checkpoint needs.
-    trainer = workers.trainer(list(net.collect_params().values()), config.optimizer, config.lr)
+    params = list(net.collect_params().values())
+    no_decay(params, config)
+    trainer = workers.trainer(params, config.optimizer, config.lr, **optimizer_params(config))
     if config.amp:
         amp.init_trainer(trainer)  # dynamic loss scaling; train_ch5 sees it and scales
     return net, trainer
 
 
+def optimizer_params(config):
+    """The optimizer's arguments beyond the rate: only those set, so that the
+    book's recipe builds exactly the optimizer it always built."""
+    params = {}
+    if config.momentum:
+        params['momentum'] = config.momentum
+    if config.wd:
+        params['wd'] = config.wd
+    return params
+
+
+def no_decay(params, config):
+    """No weight decay on biases and BatchNorm's gamma and beta (unless --wd-all).
+
+    GluonCV's --no-wd: decaying them pulls the layers' scale and offset toward
+    zero, which regularises nothing (Goyal et al. 2017, He et al. 2019).
+    """
+    if config.wd and not config.wd_all:
+        for param in params:
+            if param.name.endswith(('bias', 'gamma', 'beta')):
+                param.wd_mult = 0.0
+
+
+def make_loss(config):
+    """The loss block: the book's cross-entropy, or against smoothed labels."""
+    from mxnet import gluon
+    from .data import NUM_CLASSES
+    from .loop import SmoothedCrossEntropy
+    if config.label_smoothing:
+        return SmoothedCrossEntropy(config.label_smoothing, NUM_CLASSES)
+    return gluon.loss.SoftmaxCrossEntropyLoss()
+
+
 def load_data(config):
-    """(train_iter, test_iter) at the config's size, scale-jittered if asked."""
+    """(train_iter, test_iter) at the config's size, scale-jittered or augmented if asked."""
+    from .augment import make_augment
     from .data import load_data_fashion_mnist
     from .jitter import load_data_jittered
     if config.scale_jitter:
@@ -66,7 +104,21 @@ def load_data(config):
             seed=config.seed)
     return load_data_fashion_mnist(
         config.batch_size, resize=config.resize, root=config.data_dir,
-        train_samples=config.train_samples, test_samples=config.test_samples, seed=config.seed)
+        train_samples=config.train_samples, test_samples=config.test_samples, seed=config.seed,
+        augment=make_augment(config.augment))
+
+
+def toolkit_summary(config):
+    """', momentum 0.9, wd 0.0005, cosine schedule, ...' for the settings away
+    from the book's; '' for the book's recipe."""
+    defaults, parts = Config(), []
+    for field, text in (('momentum', 'momentum {}'), ('wd', 'wd {}'),
+                        ('lr_schedule', '{} schedule'), ('warmup_epochs', 'warm-up {} epochs'),
+                        ('label_smoothing', 'label smoothing {}'), ('augment', 'augment {}')):
+        value = getattr(config, field)
+        if value != getattr(defaults, field):
+            parts.append(text.format(value))
+    return ''.join(', ' + p for p in parts)
 
 
 def check_run_dir(out):
@@ -79,12 +131,33 @@ def check_run_dir(out):
 
 
 def progress_bar(quiet):
-    """A tqdm wrapper for train_ch5's batches, or None (quiet, or not a terminal)."""
+    """train_ch5's ``bar``: a tqdm bar per epoch, or None (quiet, or not a terminal)."""
     if quiet or not sys.stderr.isatty():
         return None
-    from tqdm import tqdm
-    return lambda batches, desc: tqdm(batches, desc=desc, total=len(batches),
-                                      leave=False, file=sys.stderr, unit='batch')
+    return ProgressBar
+
+
+class ProgressBar:
+    """tqdm advanced by train_ch5 as batches complete, with the running loss and accuracy.
+
+    The loop calls ``update`` for a batch once its loss is computed (a
+    couple of batches behind the queue, loop.BAR_LAG), so the rate and the
+    time left are the work's, not the enqueueing's.
+    """
+
+    def __init__(self, total, desc):
+        from tqdm import tqdm
+        self.tqdm = tqdm(total=total, desc=desc, leave=False, file=sys.stderr, unit='batch')
+        self.loss = self.correct = self.n = 0
+
+    def update(self, loss_sum, correct, n):
+        self.loss, self.correct, self.n = self.loss + loss_sum, self.correct + correct, self.n + n
+        self.tqdm.set_postfix_str(f"loss {self.loss / self.n:.4f}, "
+                                  f"train acc {self.correct / self.n:.3f}", refresh=False)
+        self.tqdm.update(1)
+
+    def close(self):
+        self.tqdm.close()
 
 
 class _Run:
@@ -106,13 +179,14 @@ class _Run:
         history, resumes = [], []
         if resume and resume.manifest:
             restore(self.out, resume.manifest, net, trainer, config, ctxs)
-            trainer.set_learning_rate(config.lr)  # the saved optimizer brings its own
             history, resumes = resume.manifest['metrics'], resume.manifest['resumes']
         if resume:
             resumes = resumes + [{'at_epoch': resume.epochs_done, 'changes': resume.changes}]
         elif self.writes:
             self._create(config)
-        writer = CheckpointWriter(self.out, config, history, resumes) if self.writes else None
+        best = resume.manifest.get('best') if resume and resume.manifest else None
+        writer = (CheckpointWriter(self.out, config, history, resumes, best=best)
+                  if self.writes else None)
         if writer is not None:
             try:
                 writer.probe()   # a read-only directory fails now, not after an epoch
@@ -136,7 +210,8 @@ class _Run:
     def announce(self, train_iter, test_iter, epochs_done):
         c = self.config
         self.say(f"{c.arch}/{c.ratio}, resize {c.resize}: {c.epochs} epochs, {c.optimizer} "
-                 f"lr {c.lr:g}, batch {c.batch_size}, seed {c.seed}; {train_iter.num_samples} "
+                 f"lr {c.lr:g}{toolkit_summary(c)}, batch {c.batch_size}, seed {c.seed}; "
+                 f"{train_iter.num_samples} "
                  f"train / {test_iter.num_samples} test images; "
                  f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}; run directory "
                  f"{self.out}" + (f"; {self.workers.describe()}" if self.workers.distributed
@@ -173,6 +248,8 @@ def _train(config, resume, say, workers):
     workers.shard(train_iter, test_iter, config.batch_size)
     writer, history = this.start(net, trainer, ctxs)
     epochs_done = history[-1]['epoch'] if history else 0
+    # after start: a resumed optimizer comes from the checkpoint, without the schedule
+    schedules.attach(trainer, config, len(train_iter), epochs_done * len(train_iter))
     this.announce(train_iter, test_iter, epochs_done)
 
     def on_epoch_start(epoch):
@@ -192,8 +269,8 @@ def _train(config, resume, say, workers):
             history = train_ch5(net, train_iter, test_iter, config.batch_size, trainer, ctxs,
                                 config.epochs, start_epoch=epochs_done,
                                 on_epoch_start=on_epoch_start, on_epoch_end=on_epoch_end,
-                                progress=progress_bar(config.quiet or not this.writes),
-                                allreduce=workers.allreduce)
+                                bar=progress_bar(config.quiet or not this.writes),
+                                allreduce=workers.allreduce, loss=make_loss(config))
     except (Interrupted, TrainingDiverged, SaveFailed) as err:
         err.run_dir, err.epochs_done = this.out, (writer.epoch if writer else epochs_done)
         raise
