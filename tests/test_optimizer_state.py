@@ -34,6 +34,10 @@ OPTIMIZERS = {   # name: a fresh optimizer, as a Trainer would be given it
     'nag': lambda: mx.optimizer.NAG(learning_rate=0.05, momentum=0.9),
     'adam': lambda: mx.optimizer.Adam(learning_rate=0.002),
     'rmsprop-centred': lambda: mx.optimizer.RMSProp(learning_rate=0.001, centered=True),
+    # the rate from num_update: 8 steps an epoch, lowered every 5
+    'sgd-factor-schedule': lambda: mx.optimizer.SGD(
+        learning_rate=0.05, momentum=0.9,
+        lr_scheduler=mx.lr_scheduler.FactorScheduler(step=5, factor=0.7, base_lr=0.05)),
 }
 ONE = [mx.cpu(0)]
 TWO = [mx.cpu(0), mx.cpu(1)]   # Trainer's 'device' kvstore: states in its updater
@@ -142,8 +146,10 @@ def test_the_states_file_is_an_ndarray_file_and_the_rest_json(data, tmp_path):
 def test_states_of_another_optimizer_are_refused(data, tmp_path):
     _uninterrupted('adam', ONE, data, tmp_path)
     manifest = rundir.read_checkpoint(str(tmp_path))
+    scheduled = mx.lr_scheduler.CosineScheduler(max_update=100, base_lr=0.002)
     for make, word in ((OPTIMIZERS['sgd-momentum'], "'adam'"),
-                       (lambda: mx.optimizer.Adam(learning_rate=0.002, beta1=0.8), 'beta1 0.9')):
+                       (lambda: mx.optimizer.Adam(learning_rate=0.002, beta1=0.8), 'beta1 0.9'),
+                       (lambda: mx.optimizer.Adam(lr_scheduler=scheduled), 'CosineScheduler')):
         net, trainer = _fresh(make, ONE)
         with pytest.raises(CheckpointError) as err:
             checkpoint.restore(str(tmp_path), manifest, net, trainer, CONFIG, ONE)

@@ -17,8 +17,10 @@ Here the same content is split in two, neither of which can run code:
 
 The non-scalar attributes (``lr_mult``, ``wd_mult``, ``idx2name``,
 ``param_dict``) the Trainer rebuilds from the network, as ``load_states``
-does for ``param_dict``; a learning-rate scheduler is not supported (the
-project sets none).
+does for ``param_dict``. A learning-rate scheduler is recorded by its class
+only: MXNet's own (Factor, MultiFactor, Poly, Cosine in mxnet 1.9.1) compute
+the rate from ``num_update``, catching up from any count, so the restored
+counter gives the rate the uninterrupted run had.
 """
 import mxnet as mx
 
@@ -65,7 +67,7 @@ def encode(states, optimizer):
     counts, current = internals.index_update_counts(optimizer)
     description = {
         'optimizer': optimizer_name(optimizer), 'hyper': hyper_parameters(optimizer),
-        'lr': optimizer.lr, 'num_update': optimizer.num_update,
+        'lr_scheduler': _scheduler_name(optimizer), 'lr': optimizer.lr, 'num_update': optimizer.num_update,
         'begin_num_update': optimizer.begin_num_update,
         'index_update_counts': [[device, sorted(c.items(), key=str)]
                                 for device, c in sorted(counts.items())],
@@ -162,6 +164,10 @@ def _check_same_optimizer(optimizer, description, path):
     if name != optimizer_name(optimizer):
         raise CheckpointError(f"{path} holds the states of {name!r}, this run's optimizer "
                               f"is {optimizer_name(optimizer)!r}")
+    if description.get('lr_scheduler') != _scheduler_name(optimizer):
+        raise CheckpointError(f"{path} was written with the learning-rate scheduler "
+                              f"{description.get('lr_scheduler')}, this run's is "
+                              f"{_scheduler_name(optimizer)}")
     mine = hyper_parameters(optimizer)
     differ = sorted(k for k in set(hyper) | set(mine) if hyper.get(k) != mine.get(k))
     if differ:
@@ -169,3 +175,8 @@ def _check_same_optimizer(optimizer, description, path):
             f"{k} {hyper.get(k)!r}" for k in differ) + "; this run's has " + ', '.join(
             f"{k} {mine.get(k)!r}" for k in differ) + " (another MXNet or environment?)")
 
+
+def _scheduler_name(optimizer):
+    """'CosineScheduler', ..., or None (the optimizer's ``lr_scheduler``)."""
+    scheduler = optimizer.lr_scheduler
+    return None if scheduler is None else type(scheduler).__name__
