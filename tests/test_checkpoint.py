@@ -202,7 +202,7 @@ def _unknown_key(run_dir):
     path = os.path.join(run_dir, 'config.json')
     with open(path) as f:
         values = json.load(f)
-    values['momentum'] = 0.9
+    values['mixup_alpha'] = 0.2  # a setting this version does not have
     with open(path, 'w') as f:
         json.dump(values, f)
 
@@ -228,7 +228,7 @@ def _foreign_params(run_dir):
 
 BROKEN = {  # name: (how to break a copy of the reference, word the error must contain)
     'truncated-params': (_break_params, 'truncated'),
-    'unknown-config-key': (_unknown_key, 'momentum'),
+    'unknown-config-key': (_unknown_key, 'mixup_alpha'),
     'newer-format': (_newer_format, 'newer'),
 }
 
