@@ -8,8 +8,8 @@ from vgg_gluon.recipes import DEFAULT, RECIPES, describe, get_recipe, parse_log_
 from vgg_gluon.train import main, parse_config
 
 
-def test_the_three_seed_recipes():
-    assert list(RECIPES) == ['seed000', 'seed002', 'd2l-en']
+def test_the_three_seed_recipes_and_this_projects_two():
+    assert list(RECIPES) == ['seed000', 'seed002', 'd2l-en', 'fast', 'best']
     assert RECIPES['seed002'].settings == dict(
         arch='vgg11', ratio=8, scale_dense=True, resize=224, epochs=5, lr=0.001,
         batch_size=64, optimizer='adam')
@@ -64,7 +64,7 @@ def test_list_recipes(capsys):
 
 def test_get_recipe_names_the_valid_ones():
     assert get_recipe('d2l-en') is RECIPES['d2l-en']
-    with pytest.raises(KeyError, match='seed000, seed002, d2l-en'):
+    with pytest.raises(KeyError, match='seed000, seed002, d2l-en, fast, best'):
         get_recipe('nope')
 
 
@@ -93,3 +93,12 @@ def test_cli_trains_a_recipe_with_overrides(tmp_path, fmnist_dir, capsys):
     assert config['extra'] == {'recipe': 'seed002', 'overrides': ['epochs', 'resize']}
     records = [json.loads(line) for line in (out / 'metrics.jsonl').read_text().splitlines()]
     assert records[-1]['loss'] < records[0]['loss']          # it learned
+
+
+@pytest.mark.parametrize('name', ['fast', 'best'])
+def test_this_projects_recipes_say_what_they_measured_and_where(name):
+    recipe = RECIPES[name]
+    config = Config(**recipe.settings).validate()       # the toolkit's settings, all valid
+    assert config.arch == 'vgg11-bn' and config.resize == 32
+    for word in ('test accuracy', 'python -m vgg_gluon.train --recipe ' + name, 'UTC', 'AMD EPYC'):
+        assert word in recipe.measured, word
