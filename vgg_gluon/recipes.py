@@ -17,7 +17,7 @@ DEFAULT = 'seed000'
 FAST_MEASURED = (
     "test accuracy 0.918, 0.921, 0.919 after 3 epochs with seeds 0, 1, 2 (0.901, 0.896, 0.903 "
     "after 2); 687, 403, 398 s wall time on a machine shared with other jobs. Against the "
-    "seed's recipe, back to back on a 6,400-image slice: about 1/12 of its time (1/16 of its "
+    "seed's recipe, back to back on a 6,400-image slice: about 1/11.5 of its time (1/16 of its "
     "training steps). python -m vgg_gluon.train --recipe fast --seed S, 2026-11-24 15:01-16:37 "
     "UTC, AMD EPYC (Zen 4, AVX-512), 2 cores (results/fast)")
 BEST_MEASURED = (
