@@ -246,6 +246,8 @@ def _train(config, resume, say, workers):
     net, trainer = build_model(config, ctxs, workers)  # checks --amp before any reading
     train_iter, test_iter = load_data(config)
     workers.shard(train_iter, test_iter, config.batch_size)
+    # the schedule's class first: a resumed checkpoint's optimizer state is checked against it
+    schedules.attach(trainer, config, len(train_iter))
     writer, history = this.start(net, trainer, ctxs)
     epochs_done = history[-1]['epoch'] if history else 0
     # after start: a resumed optimizer comes from the checkpoint, without the schedule
