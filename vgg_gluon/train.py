@@ -15,7 +15,7 @@ import sys
 
 from . import _threads  # noqa: F401  (before mxnet)
 from .arch import ARCH_NAMES
-from .cli import Parser, explicit_settings, fail, float_arg, int_arg, pair_arg
+from .cli import Parser, explicit_settings, fail, float_arg, int_arg, pair_arg, spell
 from .config import KVSTORES, Config
 from .errors import ConfigError, Error
 from .recipes import RECIPES, describe
@@ -146,6 +146,7 @@ def main(argv=None):
                 print(f"{resume.run_dir} has finished all {config.epochs} epochs; "
                       f"give --epochs N (more) to train further")
                 return 0
+            _warn_memory(config)
             run(config, resume)
     except Error as err:
         return fail(PROG, err)
@@ -165,6 +166,21 @@ def main(argv=None):
         print(f"{PROG}: stopped: {err}{hint}", file=sys.stderr)
         return 1
     return 0
+
+
+def _warn_memory(config):
+    """One line on stderr when the estimate exceeds the memory free on a device
+    (the run goes on with the batch asked for: the estimate may be wrong)."""
+    from .memory import check_training, format_size
+    short = check_training(config)
+    if short is None:
+        return
+    fits = (f"{spell('batch_size')} {short['largest_batch']} would fit" if short['largest_batch']
+            else "no batch would fit")
+    print(f"{PROG}: warning: training needs about {format_size(short['estimate_bytes'])} "
+          f"(estimated for batch {short['batch_size']}) but {short['device']} has "
+          f"{format_size(short['available_bytes'])} available; {fits}; going on with batch "
+          f"{short['batch_size']}", file=sys.stderr)
 
 
 def _saved(epochs_done):
