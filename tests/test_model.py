@@ -102,3 +102,35 @@ def test_get_model_by_name_as_the_zoos_do():
     with pytest.raises(ArchError) as err:
         get_model('vgg12')
     assert 'vgg16-c-bn' in str(err.value) and err.value.flag == 'arch'  # lists the names
+
+
+ALEXNET_SHAPES = [(1, 96, 54, 54), (1, 96, 26, 26), (1, 256, 26, 26), (1, 256, 12, 12),
+                  (1, 384, 12, 12), (1, 384, 12, 12), (1, 256, 12, 12), (1, 256, 5, 5),
+                  (1, 4096), (1, 4096), (1, 4096), (1, 4096), (1, 10)]
+
+
+def test_the_books_alexnet():
+    """d2l's AlexNet layer by layer: the book's printout of its per-layer shapes."""
+    from vgg_gluon import get_model
+    net = get_model('alexnet')
+    net.initialize(init.Xavier())
+    X, got = nd.random.uniform(shape=(1, 1, 224, 224)), []
+    for child in net:
+        for layer in (child if isinstance(child, mx.gluon.nn.HybridSequential) else [child]):
+            X = layer(X)
+            got.append(X.shape)
+    assert got == ALEXNET_SHAPES
+    assert sum(p.data().size for p in net.collect_params().values()) == 46_764_746
+    assert not any(type(layer).__name__ == 'LocalResponseNorm' for c in net for layer in
+                   (c if isinstance(c, mx.gluon.nn.HybridSequential) else [c]))  # d2l has none
+
+
+def test_alexnet_sizes_and_ratio():
+    from vgg_gluon.model import ALEXNET_MIN_SIZE, get_model
+    net = get_model('alexnet', ratio=4)
+    net.initialize()
+    assert net(nd.zeros((2, 1, ALEXNET_MIN_SIZE, ALEXNET_MIN_SIZE))).shape == (2, 10)
+    with pytest.raises(mx.base.MXNetError):
+        net(nd.zeros((2, 1, ALEXNET_MIN_SIZE - 1, ALEXNET_MIN_SIZE - 1)))
+    with pytest.raises(ArchError, match='from 1 to 96'):
+        get_model('alexnet', ratio=97)

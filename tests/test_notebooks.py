@@ -20,6 +20,9 @@ SMALL = {
                           ['learning_curve.png', 'predictions.png', 'log.txt',
                            'metrics.json', 'model.params', 'command.txt']),
     '03_family.ipynb': (dict(), ['03_receptive_field.png']),  # shape inference only: cheap
+    '04_exercises.ipynb': (dict(time_batch=4, time_steps=1, train_samples=64, test_samples=32,
+                                num_epochs=1),
+                           ['exercise2_vgg_vs_alexnet.png', 'exercise3_96_vs_224.png']),
     '05_recipes.ipynb': (dict(train_samples=256, test_samples=128, num_epochs=1),
                          ['recipes_curves.png', 'ablation.json']),
 }

@@ -10,7 +10,7 @@ import mxnet as mx
 from mxnet import init
 
 from vgg_gluon import summary
-from vgg_gluon.model import vgg_from_spec
+from vgg_gluon.model import get_model
 from vgg_gluon.layer_table import Field, receptive_field, summarize
 
 CONV3 = (3, 1, 1)   # kernel, stride, padding of every VGG conv
@@ -57,9 +57,10 @@ def test_vgg16_field_and_compute():
 
 
 @pytest.mark.parametrize('arch, ratio, resize', [('vgg11', 4, 96), ('vgg16-c-bn', 8, 64),
-                                                 ('vgg11-lrn', 8, 32), ('2x8,1x16:1', 1, 40)])
+                                                 ('vgg11-lrn', 8, 32), ('2x8,1x16:1', 1, 40),
+                                                 ('alexnet', 1, 224), ('alexnet', 4, 67)])
 def test_totals_equal_mxnets_count(arch, ratio, resize):
-    net = vgg_from_spec(arch, ratio=ratio)
+    net = get_model(arch, ratio=ratio)
     net.initialize(init.Xavier())
     out = net(mx.nd.zeros((1, 1, resize, resize)))
     mxnet_count = sum(p.data().size for p in net.collect_params().values())
@@ -87,7 +88,22 @@ def test_cli_vgg16_in_full():
     assert 'parameters 138,357,544' in out
 
 
+def test_alexnet_table():
+    """The book's AlexNet: 11x11 stride 4, 5x5, three 3x3, each stage pooled 3x3 stride 2."""
+    t = summarize('alexnet', 1, 224)
+    convs = [r for r in t['layers'] if r['type'].startswith('conv')]
+    assert [r['type'] for r in convs] == ['conv11-96+relu', 'conv5-256+relu', 'conv3-384+relu',
+                                          'conv3-384+relu', 'conv3-256+relu']
+    assert [r['output_shape'] for r in t['layers'] if r['type'] == 'maxpool'] == [
+        [96, 26, 26], [256, 12, 12], [256, 5, 5]]
+    # 11 + 4 * (3 - 1) = 19 after pool1; the first dense layer is a 5x5 conv at jump 32
+    assert [b['rf'] for b in t['blocks']] == [19, 67, 195] and t['layers'][-5]['rf'] == 323
+    assert t['totals']['weight_layers'] == 8 and t['totals']['params'] == 46_764_746
+
+
 @pytest.mark.parametrize('argv, flag', [
+    (['--arch', 'alexnet', '--resize', '66'], '--resize'),
+    (['--arch', 'alexnet', '--ratio', '97'], '--ratio'),
     (['--arch', 'vgg12'], '--arch'), (['--ratio', '0'], '--ratio'),
     (['--ratio', 'x'], '--ratio'), (['--resize', '16'], '--resize'),
     (['--in-channels', '0'], '--in-channels'), (['--classes', '-1'], '--classes'),

@@ -29,7 +29,7 @@ from mxnet.gluon import nn
 from . import mxnet_internals as internals
 from .layers import LocalResponseNorm
 from .arch import BN_SUFFIX, FAMILY, PAPER_LETTERS
-from .model import dense_as_conv_kernel, features_and_head, vgg_from_spec
+from .model import dense_as_conv_kernel, features_and_head, get_model, vgg_from_spec
 
 
 @dataclass
@@ -186,9 +186,12 @@ def _totals(layers, shape, num_fc):
             'output_shape': list(shape[1:])}
 
 
-def summarize(arch='vgg11', ratio=4, resize=96, in_channels=1, classes=10, scale_dense=False):
-    """The layer table of a configuration (name, custom string or ArchSpec)."""
-    net = vgg_from_spec(arch, ratio=ratio, scale_dense=scale_dense, num_classes=classes)
+def summarize(arch='vgg11', ratio=4, resize=96, in_channels=1, classes=10, scale_dense=False,
+              dropout=0.5):
+    """The layer table of a configuration (name, custom string or ArchSpec;
+    ``'alexnet'`` for the book's AlexNet)."""
+    build = get_model if isinstance(arch, str) else vgg_from_spec
+    net = build(arch, ratio=ratio, scale_dense=scale_dense, num_classes=classes, dropout=dropout)
     table = layer_table(net, (1, in_channels, resize, resize))
     table.update(arch=arch if isinstance(arch, str) else str(arch), ratio=ratio,
                  scale_dense=scale_dense, classes=classes)

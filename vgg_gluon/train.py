@@ -17,7 +17,8 @@ import sys
 from . import _threads  # noqa: F401  (before mxnet)
 from .arch import ARCH_NAMES
 from .augment import AUGMENTATIONS
-from .cli import Parser, explicit_settings, fail, float_arg, int_arg, int_list_arg, pair_arg
+from .cli import (Parser, explicit_settings, fail, float_arg, int_arg, int_list_arg, pair_arg,
+                  spell)
 from .config import KVSTORES, OPTIMIZERS, Config
 from .errors import ConfigError, Error
 from .recipes import RECIPES, describe
@@ -182,6 +183,7 @@ def main(argv=None):
                 print(f"{resume.run_dir} has finished all {config.epochs} epochs; "
                       f"give --epochs N (more) to train further")
                 return 0
+            _warn_memory(config)
             run(config, resume, say=print)
     except Error as err:
         return fail(PROG, err)
@@ -219,6 +221,21 @@ def _after_fault(run_dir):
         return f"nothing is saved in {run_dir}"
     return (f"{_saved(epoch)} in {run_dir}; once it can be written (free space, write "
             f"permission), continue with: {PROG} --resume {run_dir}")
+
+
+def _warn_memory(config):
+    """One line on stderr when the estimate exceeds the memory free on a device
+    (the run goes on with the batch asked for: the estimate may be wrong)."""
+    from .memory import check_training, format_size
+    short = check_training(config)
+    if short is None:
+        return
+    fits = (f"{spell('batch_size')} {short['largest_batch']} would fit" if short['largest_batch']
+            else "no batch would fit")
+    print(f"{PROG}: warning: training needs about {format_size(short['estimate_bytes'])} "
+          f"(estimated for batch {short['batch_size']}) but {short['device']} has "
+          f"{format_size(short['available_bytes'])} available; {fits}; going on with batch "
+          f"{short['batch_size']}", file=sys.stderr)
 
 
 def _saved(epochs_done):
