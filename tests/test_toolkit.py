@@ -219,7 +219,7 @@ def test_the_best_epoch_is_kept_beside_the_last_and_loaded_on_request(tmp_path):
         manifest = writer.save(net, trainer, {'epoch': epoch, 'test_acc': acc, 'loss': 1.0})
         saved[epoch] = sorted(os.listdir(tmp_path / 'checkpoints'))
     assert manifest['best']['epoch'] == 2 and manifest['best']['test_acc'] == 0.7  # ties: earlier
-    assert saved[3] == ['epoch-0002.params', 'epoch-0003.params', 'epoch-0003.states']
+    assert saved[3] == ['epoch-0002.params', 'epoch-0003.params', 'epoch-0003.states.nd']
     assert rundir.read_checkpoint(str(tmp_path))['best']['params'] == 'checkpoints/epoch-0002.params'
     best, _ = rundir.load_model(str(tmp_path), epoch='best')
     last, _ = rundir.load_model(str(tmp_path))
@@ -228,7 +228,7 @@ def test_the_best_epoch_is_kept_beside_the_last_and_loaded_on_request(tmp_path):
     # a bettered best lets the old one go
     writer.save(net, trainer, {'epoch': 5, 'test_acc': 0.8, 'loss': 1.0})
     assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['epoch-0005.params',
-                                                            'epoch-0005.states']
+                                                            'epoch-0005.states.nd']
 
 
 def test_a_changed_best_file_is_refused(tmp_path):
