@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The chapter, reproduced: execute both notebooks in place with papermill, the training one
+# The chapter, reproduced: execute the notebooks in place with papermill, the training one
 # with seed 000's full recipe on all of Fashion-MNIST (over an hour on 2 CPU cores, about
 # five minutes on a GPU). Writes the executed notebooks, results/blocks and $OUT.
 #   scripts/reproduce.sh                    # python from .venv (make reproduce sets it up)
@@ -15,6 +15,8 @@ fi
 mkdir -p "$out"
 # -k python3: the kernel of the Python that runs papermill (ipykernel's native kernel)
 "$py" -m papermill -k python3 notebooks/01_blocks.ipynb notebooks/01_blocks.ipynb
+# the chapter's exercises, answered by measurement (about 10 minutes on 2 cores)
+"$py" -m papermill -k python3 notebooks/04_exercises.ipynb notebooks/04_exercises.ipynb
 start=$(date -u +%s)
 echo "started  $(date -u '+%Y-%m-%d %H:%M:%S UTC')" > "$out/wall_time.txt"
 "$py" -m papermill -k python3 --log-output notebooks/02_training.ipynb notebooks/02_training.ipynb \

@@ -216,3 +216,14 @@ def test_cpu_memory_sources(tmp_path, monkeypatch):
     monkeypatch.setattr(memory, 'MEMINFO', str(tmp_path / 'missing'))   # not Linux
     (cgroup / 'memory.max').write_text('max\n')
     assert memory.cpu_available() > 0   # free pages from sysconf
+
+
+def test_the_benchmarks_commands_print_its_estimates(capsys):
+    """Each row's command, run, gives the estimate the row compares (memory_check)."""
+    for config in memory_check.CONFIGS + memory_check.QUICK:
+        argv = memory_check.summary_command(*config).split()[3:] + ['--json']
+        assert summary.main(argv) == 0
+        printed = json.loads(capsys.readouterr().out)['memory']['total_bytes']
+        arch, ratio, resize, batch_size, optimizer, momentum = config
+        assert printed == memory.estimate(summarize(arch, ratio, resize), batch_size,
+                                          optimizer, momentum)['total_bytes']
