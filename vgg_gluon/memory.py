@@ -38,12 +38,12 @@ import math
 import os
 import re
 
+from .config import OPTIMIZERS
 from .devices import select_ctx
 from .errors import ConfigError
 from .layer_table import summarize
 
 DTYPE_BYTES = 4                 # float32: parameters, gradients, states, activations
-OPTIMIZERS = ('sgd', 'nag', 'adam')
 # A max-pooling keeps its output and oneDNN's workspace, the position of each
 # maximum: an int32 array of the output's shape in MXNet 1.9.1.
 POOL_WORKSPACE = 1.0
@@ -255,9 +255,7 @@ def check_training(config, ctxs=None):
     shares = _processes(config) * len(ctxs)
     table = summarize(config.arch, config.ratio, config.resize,
                       scale_dense=config.scale_dense, dropout=config.dropout)
-    # momentum: a Config field from the training-toolkit change (SGD/NAG momentum); 0 before it
-    memory = estimate(table, -(-config.batch_size // shares), config.optimizer,
-                      getattr(config, 'momentum', 0.0))
+    memory = estimate(table, -(-config.batch_size // shares), config.optimizer, config.momentum)
     for ctx in ctxs:
         available = available_memory(ctx)
         if available is not None and memory['total_bytes'] > available:

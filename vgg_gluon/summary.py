@@ -20,10 +20,10 @@ import sys
 from . import _threads  # noqa: F401  (before mxnet)
 from .arch import ARCH_NAMES
 from .cli import Parser, fail, float_arg, int_arg
-from .config import Config
+from .config import OPTIMIZERS, Config
 from .errors import ConfigError
 from .layer_table import format_table, summarize
-from .memory import OPTIMIZERS, estimate, format_memory, parse_size, with_budget
+from .memory import estimate, format_memory, parse_size, with_budget
 from .model import ALEXNET_MIN_SIZE, get_model
 
 PROG = 'python -m vgg_gluon.summary'
@@ -61,23 +61,21 @@ def build_parser():
 
 def _check(args):
     """ConfigError naming the flag for the first value out of range."""
+    # Config checks the VGG settings, the optimizer and momentum as train does
+    config = Config(arch='vgg11' if args.arch == 'alexnet' else args.arch, ratio=args.ratio,
+                    resize=args.resize, scale_dense=args.scale_dense,
+                    optimizer=args.optimizer, momentum=args.momentum)
     if args.arch == 'alexnet':
         get_model('alexnet', ratio=args.ratio)  # ArchError (flag ratio) for a bad ratio
         if args.resize < ALEXNET_MIN_SIZE:
             raise ConfigError(f"must be an integer of at least {ALEXNET_MIN_SIZE} for alexnet "
                               f"(its three poolings), got {args.resize!r}", flag='resize')
-    else:
-        Config(arch=args.arch, ratio=args.ratio, resize=args.resize,
-               scale_dense=args.scale_dense).validate()
+        config.ratio = 1  # AlexNet's own ratio check is the one above
+    config.validate()
     for flag in ('in_channels', 'classes', 'batch_size'):
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise ConfigError(f"must be a positive integer, got {value!r}", flag=flag)
-    if not 0 <= args.momentum < 1:
-        raise ConfigError(f"must be a number in [0, 1), got {args.momentum!r}", flag='momentum')
-    if args.momentum and args.optimizer == 'adam':
-        raise ConfigError("applies to sgd and nag (Adam keeps its own moments); drop "
-                          "--momentum or choose --optimizer sgd|nag", flag='momentum')
     return None if args.memory is None else parse_size(args.memory, flag='memory')
 
 
