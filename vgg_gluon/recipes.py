@@ -77,11 +77,12 @@ RECIPES = {r.name: r for r in (
         "this project (issue 16): >= 0.940 in at most 15 epochs and an hour on 2 cores. "
         "VGG-11 with batch norm at half the book's channels, 32 px, Nesterov momentum, weight "
         "decay (none on biases and BatchNorm), a warm-up then cosine schedule, label smoothing, "
-        "crop + flip + random-erasing augmentation (the CIFAR recipe of GluonCV's and "
-        "torchvision's reference scripts)",
+        "crop + flip augmentation (the CIFAR recipe of GluonCV's and torchvision's reference "
+        "scripts). Random erasing is left out: with it, 15 epochs underfit (train accuracy "
+        "0.923 under 0.930 test, 2026-11-24)",
         dict(arch='vgg11-bn', ratio=2, scale_dense=True, resize=32, epochs=15, lr=0.1,
              batch_size=128, optimizer='nag', momentum=0.9, wd=5e-4, lr_schedule='cosine',
-             warmup_epochs=1, label_smoothing=0.1, augment='crop,flip,erase'),
+             warmup_epochs=1, label_smoothing=0.1, augment='crop,flip'),
         measured=BEST_MEASURED),
 )}
 
