@@ -100,7 +100,10 @@ BAD = [
     (['--augment', 'rotate'], "--augment: must be none or a comma-separated list of"),
     (['--augment', 'flip,flip'], "--augment: must be none or a comma-separated list of"),
     (['--augment', ''], "--augment: must be none or a comma-separated list of"),
-    (['--augment', 'flip', '--scale-jitter', '96,128'], '--augment: scale jittering has'),
+    (['--augment', 'crop,flip', '--scale-jitter', '96,128'],
+     '--augment: scale jittering makes its own crops: with --scale-jitter use flip and/or '
+     'erase, not crop'),
+    (['--augment', 'resized-crop', '--scale-jitter', '96,128'], 'erase, not resized-crop'),
 ]
 
 

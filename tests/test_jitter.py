@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 import vgg_gluon  # noqa: F401
-from vgg_gluon import train
+from vgg_gluon import train, training
+from vgg_gluon.augment import make_augment
 from vgg_gluon.config import Config, ConfigError
 from vgg_gluon.data import BatchIter, resize_images
 from vgg_gluon.jitter import ScaleJitterIter, load_data_jittered
@@ -112,3 +113,45 @@ def test_jittered_test_split_is_sharded_too(fmnist_dir):
     Workers('dist_sync', 1, 2).shard(train_iter, test_iter, 20)
     assert sum(len(y) for _, y in train_iter) == 30
     assert sum(len(y) for _, y in test_iter) == 25
+
+
+def _epoch(iterator, epoch):
+    iterator.set_epoch(epoch)
+    return [(X.asnumpy(), y.asnumpy()) for X, y in iterator]
+
+
+def test_flip_and_erase_run_on_the_jittered_crops(slice_):
+    """--scale-jitter with --augment flip,erase: the crops are those of plain
+    jittering, mirrored and erased; per (seed, epoch) the same each time, and
+    W sharded workers together see one process's batches."""
+    images, labels = slice_[0][:130], slice_[1][:130]
+    make = lambda aug=None: ScaleJitterIter(images, labels, 32, 28, 28, 40, seed=4, augment=aug)
+    flip = make_augment('flip')
+    plain, flipped = _epoch(make(), 2), _epoch(make(flip), 2)
+    mirrored = 0
+    for (X, y), (Xf, yf) in zip(plain, flipped):
+        np.testing.assert_array_equal(y, yf)                 # same order, same images
+        same = (X == Xf).all(axis=(1, 2, 3))
+        mirror = (X[:, :, :, ::-1] == Xf).all(axis=(1, 2, 3))
+        assert (same | mirror).all()                          # each crop kept or mirrored
+        mirrored += int((mirror & ~same).sum())
+    assert 40 < mirrored < 90                                 # about half of 130
+    both = make_augment('flip,erase')
+    whole = _epoch(make(both), 3)
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(whole, _epoch(make(both), 3)))
+    assert not all(np.array_equal(a[0], b[0]) for a, b in zip(whole, _epoch(make(both), 4)))
+    shards = [_epoch(make(both).shard(rank, 3), 3) for rank in range(3)]
+    assert [len(s) for s in shards] == [5, 5, 4]             # last batch of 2: worker 2 skips it
+    for i, (X, y) in enumerate(whole):
+        for rank, part in enumerate(shards):
+            if i < len(part):
+                np.testing.assert_array_equal(part[i][0], X[rank::3])
+                np.testing.assert_array_equal(part[i][1], y[rank::3])
+
+
+def test_training_with_jitter_and_augment_passes_the_augmentation(fmnist_dir):
+    config = Config(resize=32, scale_jitter=[32, 40], augment='flip,erase', train_samples=64,
+                    test_samples=32, data_dir=fmnist_dir).validate()
+    train_iter, test_iter = training.load_data(config)
+    assert isinstance(train_iter, ScaleJitterIter)
+    assert train_iter.augment is not None and test_iter.augment is None

@@ -12,7 +12,9 @@
                   area, aspect 0.3-3.3, filled with uniform noise (random
                   erasing, Zhong et al. 2017; torchvision's ranges)
 
-They run in this order whatever the order given. Every image draws its own
+They run in this order whatever the order given. With ``--scale-jitter`` the
+jittered crops take the place of ``crop``/``resized-crop``; ``flip`` and
+``erase`` then run on them. Every image draws its own
 window, mirror and rectangle, but the work is one gather per batch (fancy
 indexing), not a Python loop over the images. Why not torchvision or Gluon's
 transforms: both work image by image, which is the slow path this package
@@ -26,6 +28,7 @@ import numpy as np
 from .errors import ConfigError
 
 AUGMENTATIONS = ('resized-crop', 'crop', 'flip', 'erase')
+CROPS = ('resized-crop', 'crop')  # scale jittering (jitter.py) cuts its own windows instead
 PAD = 4
 RESIZED_AREA, RESIZED_ASPECT = (0.35, 1.0), (3 / 4, 4 / 3)
 ERASE_P, ERASE_AREA, ERASE_ASPECT = 0.5, (0.02, 0.33), (0.3, 3.3)

@@ -77,9 +77,11 @@ class Config:
         parse_gpus(self.gpus)
         if self.scale_jitter is not None:
             check_scale_jitter(self.scale_jitter, self.resize)
-            if self.augment != 'none':
-                raise ConfigError("scale jittering has its own crops; use --augment without "
-                                  "--scale-jitter", flag='augment')
+            from .augment import CROPS, parse_augment
+            crops = [a for a in parse_augment(self.augment) if a in CROPS]
+            if crops:
+                raise ConfigError(f"scale jittering makes its own crops: with --scale-jitter "
+                                  f"use flip and/or erase, not {crops[0]}", flag='augment')
         if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
             raise ConfigError(f"must be a number in [0, 1), got {self.dropout!r}", flag='dropout')
         if self.kvstore not in KVSTORES:

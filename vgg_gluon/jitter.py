@@ -7,7 +7,7 @@ the whole image is seen, as without jittering; a larger S shows a part of the
 object at a larger scale, so the network learns to recognise it over a range
 of sizes. Fashion-MNIST's images are square, so "side" is both sides.
 
-    python -m vgg_gluon.train --resize 32 --scale-jitter 32,48
+    python -m vgg_gluon.train --resize 32 --scale-jitter 32,48 [--augment flip,erase]
 """
 import numpy as np
 import mxnet as mx
@@ -21,12 +21,14 @@ class ScaleJitterIter(BatchIter):
     images: (n, h, w) uint8 at their original size (28 for Fashion-MNIST).
     X: (batch, 1, crop, crop) float32 in [0, 1]; y: (batch,) int32.
     Every image gets its own S, uniform over the integers S_min..S_max, and
-    its own crop offset. Epoch k's order, scales and crops depend only on
-    (seed, k), like ``BatchIter``: ``set_epoch(k)`` before iterating.
+    its own crop offset. ``augment`` (flip, erase: ``augment.make_augment``)
+    runs on the crops. Epoch k's order, scales, crops and augmentation depend
+    only on (seed, k), like ``BatchIter``: ``set_epoch(k)`` before iterating.
     """
 
-    def __init__(self, images, labels, batch_size, crop, s_min, s_max, shuffle=True, seed=None):
-        super().__init__(images, labels, batch_size, shuffle=shuffle, seed=seed)
+    def __init__(self, images, labels, batch_size, crop, s_min, s_max, shuffle=True, seed=None,
+                 augment=None):
+        super().__init__(images, labels, batch_size, shuffle=shuffle, seed=seed, augment=augment)
         if not 1 <= crop <= s_min <= s_max:
             raise ValueError(f"need 1 <= crop <= S_min <= S_max, got crop {crop}, "
                              f"S in [{s_min}, {s_max}]")
@@ -36,15 +38,22 @@ class ScaleJitterIter(BatchIter):
     def __iter__(self):
         # a stream of its own, so that jittering leaves the batch order unchanged
         rng = np.random.RandomState([self.seed, self.epoch, 1])
+        # augmentation's stream is BatchIter's, so flips and erasures are drawn alike
+        augment_rng = np.random.RandomState([self.seed, self.epoch, 2]) if self.augment else None
         for idx in self.global_batches():
             # every image of the global batch draws its S and crop, whoever
             # serves it: W sharded workers see exactly one process's images
             scales, offsets = self.draw(self.labels[idx].shape[0], rng)
             mine = slice(self.rank, None, self.num_workers)
-            idx, scales, offsets = self.own(idx), scales[mine], offsets[:, mine]
-            if not len(scales):
+            if augment_rng is not None:
+                # augmentation draws per global batch: jitter it whole, then take the share
+                X = self.augment(self.jitter(self.images[idx], scales, offsets), augment_rng)
+                X, idx = X[mine], self.own(idx)
+            else:
+                idx, scales, offsets = self.own(idx), scales[mine], offsets[:, mine]
+                X = self.jitter(self.images[idx], scales, offsets)
+            if not len(X):
                 continue  # no share of this (last) batch for this worker
-            X = self.jitter(self.images[idx], scales, offsets)
             yield to_tensor(X), mx.nd.array(self.labels[idx], dtype='int32')
 
     def draw(self, n, rng):
@@ -68,13 +77,14 @@ class ScaleJitterIter(BatchIter):
 
 
 def load_data_jittered(batch_size, resize, s_min, s_max, root=None, train_samples=None,
-                       test_samples=None, seed=None):
+                       test_samples=None, seed=None, augment=None):
     """(train_iter, test_iter) like ``load_data_fashion_mnist``, the training
-    images scale-jittered to S in [s_min, s_max] and cropped to ``resize``;
-    the test images resized to ``resize`` whole (single-scale testing)."""
+    images scale-jittered to S in [s_min, s_max], cropped to ``resize`` and
+    augmented if asked; the test images resized to ``resize`` whole
+    (single-scale testing)."""
     train_iter, test_iter = load_data_fashion_mnist(
         batch_size, resize=None, root=root, train_samples=train_samples,
         test_samples=test_samples, seed=seed)
     return (ScaleJitterIter(train_iter.images, train_iter.labels, batch_size, resize,
-                            s_min, s_max, shuffle=True, seed=seed),
+                            s_min, s_max, shuffle=True, seed=seed, augment=augment),
             BatchIter(resize_images(test_iter.images, resize), test_iter.labels, batch_size))

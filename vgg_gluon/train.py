@@ -115,7 +115,8 @@ def _toolkit_flags(p, d, none):
                    help='train against targets with this much weight spread over all classes')
     p.add_argument('--augment', default=d.augment, metavar='LIST',
                    help=f"none, or comma-separated: {', '.join(AUGMENTATIONS)} (pad 4 and crop, "
-                        f"random-resized crop, horizontal flip, random erasing), per batch")
+                        f"random-resized crop, horizontal flip, random erasing), per batch; "
+                        f"with --scale-jitter only flip and erase")
 
 
 class _ListRecipes(argparse.Action):

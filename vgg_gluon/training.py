@@ -101,7 +101,7 @@ def load_data(config):
         return load_data_jittered(
             config.batch_size, config.resize, *config.scale_jitter, root=config.data_dir,
             train_samples=config.train_samples, test_samples=config.test_samples,
-            seed=config.seed)
+            seed=config.seed, augment=make_augment(config.augment))
     return load_data_fashion_mnist(
         config.batch_size, resize=config.resize, root=config.data_dir,
         train_samples=config.train_samples, test_samples=config.test_samples, seed=config.seed,
