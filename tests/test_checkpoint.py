@@ -18,7 +18,7 @@ import pytest
 import mxnet as mx
 
 from run_helpers import dir_hash as _dir_hash, metrics as _metrics
-from vgg_gluon import atomic, rundir, train
+from vgg_gluon import atomic, interrupt, rundir, train
 from vgg_gluon.model import build_net
 from vgg_gluon.config import Config
 
@@ -173,6 +173,29 @@ def test_sigterm_and_ctrl_c_stop_cleanly_with_a_resume_hint(reference, tmp_path,
     target = max(2, rundir.read_checkpoint(term)['epoch'])
     assert train.main(['--resume', term, '--epochs', str(target)]) == 0
     assert _metrics(term) == _metrics(reference)[:target]
+
+
+def test_a_signal_that_a_finalizer_drops_is_raised_after_the_next_checkpoint(monkeypatch):
+    """Python runs the handler inside whatever bytecode runs, a ``__del__`` too,
+    and drops an exception raised there: the run went on and exited 0. The
+    noted signal is raised when the next checkpoint is whole instead."""
+    dropped = []
+    monkeypatch.setattr(sys, 'unraisablehook', dropped.append)
+
+    class Finalized:
+        def __del__(self):
+            signal.raise_signal(signal.SIGTERM)  # the handler runs here, inside __del__
+
+    with interrupt.stop_on_signals():
+        Finalized()  # collected at once: its Interrupted is dropped
+        assert [type(d.exc_value) for d in dropped] == [interrupt.Interrupted]
+        written = []
+        with pytest.raises(interrupt.Interrupted) as err:
+            with interrupt.deferred():
+                written.append('checkpoint')
+        assert written == ['checkpoint'] and err.value.exit_status == 128 + signal.SIGTERM
+    with interrupt.stop_on_signals(), interrupt.deferred():
+        pass  # a new run does not inherit the old signal
 
 
 def test_resume_of_a_finished_run_does_nothing(reference, capsys):
