@@ -327,6 +327,10 @@ def test_dist_sync_two_workers_match_one_process(single, servers, tmp_path):
     # only rank 0 prints the book's lines
     assert re.search(r'^\[worker 0\] epoch 1, loss', result.stdout, re.M), result.stdout
     assert '[worker 1] epoch' not in result.stdout
+    # the servers kept the optimizer state: a stop's hint does not offer --resume, which refuses
+    hint = train.go_on(out)
+    assert 'cannot be resumed' in hint and '--resume' not in hint
+    assert '--resume' in train.go_on(single)
 
 
 def _dist_sync(train_args, tmp_path):

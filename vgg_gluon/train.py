@@ -193,14 +193,14 @@ def main(argv=None):
         if where is None:
             print(f"\n{PROG}: {err} before training began; nothing to resume", file=sys.stderr)
         else:
-            print(f"\n{PROG}: {err}; {_saved(err.epochs_done)} in {where}; continue with: "
-                  f"{PROG} --resume {where}", file=sys.stderr)
+            print(f"\n{PROG}: {err}; {_saved(err.epochs_done)} in {where}; "
+                  f"{go_on(where)}", file=sys.stderr)
         return err.exit_status
     except TrainingDiverged as err:
         hint = ''
         if getattr(err, 'epochs_done', 0):
-            hint = (f"; {_saved(err.epochs_done)} in {err.run_dir}, untouched; go on from there "
-                    f"with a lower rate: {PROG} --resume {err.run_dir} --lr LR")
+            hint = (f"; {_saved(err.epochs_done)} in {err.run_dir}, untouched; "
+                    f"{go_on(err.run_dir, 'go on from there with a lower rate', ' --lr LR')}")
         print(f"{PROG}: stopped: {err}{hint}", file=sys.stderr)
         return 1
     except SaveFailed as err:
@@ -221,7 +221,22 @@ def _after_fault(run_dir):
     if not epoch and not os.path.isfile(os.path.join(run_dir, 'config.json')):
         return f"nothing is saved in {run_dir}"
     return (f"{_saved(epoch)} in {run_dir}; once it can be written (free space, write "
-            f"permission), continue with: {PROG} --resume {run_dir}")
+            f"permission), {go_on(run_dir)}")
+
+
+def go_on(run_dir, lead='continue with', extra=''):
+    """'continue with: python -m vgg_gluon.train --resume RUN_DIR', or for a
+    parameter-server run, which cannot be resumed, what its epochs are good for."""
+    from .rundir import read_checkpoint
+    try:
+        manifest = read_checkpoint(run_dir)
+    except Error:
+        manifest = None  # a broken checkpoint: --resume says what is wrong with it
+    if manifest is not None and manifest['files']['states'] is None:
+        return (f"a parameter-server run cannot be resumed (the servers kept the optimizer "
+                f"state): evaluate, predict or export its epochs (python -m vgg_gluon.evaluate "
+                f"{run_dir}) or train anew")
+    return f"{lead}: {PROG} --resume {run_dir}{extra}"
 
 
 def _warn_memory(config):
