@@ -175,10 +175,13 @@ def test_sigterm_and_ctrl_c_stop_cleanly_with_a_resume_hint(reference, tmp_path,
     assert _metrics(term) == _metrics(reference)[:target]
 
 
-def test_a_signal_that_a_finalizer_drops_is_raised_after_the_next_checkpoint(monkeypatch):
+def test_a_signal_that_a_finalizer_drops_is_raised_at_the_next_batch_or_checkpoint(
+        monkeypatch, fmnist_dir):
     """Python runs the handler inside whatever bytecode runs, a ``__del__`` too,
     and drops an exception raised there: the run went on and exited 0. The
-    noted signal is raised when the next checkpoint is whole instead."""
+    noted signal is raised at the next batch, or once the checkpoint being
+    written is whole, instead."""
+    from vgg_gluon import training
     dropped = []
     monkeypatch.setattr(sys, 'unraisablehook', dropped.append)
 
@@ -186,14 +189,26 @@ def test_a_signal_that_a_finalizer_drops_is_raised_after_the_next_checkpoint(mon
         def __del__(self):
             signal.raise_signal(signal.SIGTERM)  # the handler runs here, inside __del__
 
+    config = Config(resize=32, batch_size=16, train_samples=64, test_samples=32,
+                    data_dir=fmnist_dir)
+    train_iter, _ = training.load_data(config)
+    train_iter.on_batch = training._stop_check(None)  # what training puts on every iterator
     with interrupt.stop_on_signals():
+        batches = iter(train_iter)
+        next(batches)
         Finalized()  # collected at once: its Interrupted is dropped
         assert [type(d.exc_value) for d in dropped] == [interrupt.Interrupted]
-        written = []
         with pytest.raises(interrupt.Interrupted) as err:
+            next(batches)  # the next batch raises it
+        assert err.value.exit_status == 128 + signal.SIGTERM
+        with interrupt.deferred():
+            pass  # raised once only
+        written = []
+        with pytest.raises(interrupt.Interrupted):
             with interrupt.deferred():
                 written.append('checkpoint')
-        assert written == ['checkpoint'] and err.value.exit_status == 128 + signal.SIGTERM
+                Finalized()  # dropped while a checkpoint is written: raised after it
+        assert written == ['checkpoint'] and len(dropped) == 1  # deferred: nothing to drop
     with interrupt.stop_on_signals(), interrupt.deferred():
         pass  # a new run does not inherit the old signal
 

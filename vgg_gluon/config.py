@@ -81,7 +81,7 @@ class Config:
             crops = [a for a in parse_augment(self.augment) if a in CROPS]
             if crops:
                 raise ConfigError(f"scale jittering makes its own crops: with --scale-jitter "
-                                  f"use flip and/or erase, not {crops[0]}", flag='augment')
+                                  f"use flip and/or erase, not {' or '.join(crops)}", flag='augment')
         if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
             raise ConfigError(f"must be a number in [0, 1), got {self.dropout!r}", flag='dropout')
         if self.kvstore not in KVSTORES:

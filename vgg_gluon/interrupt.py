@@ -10,8 +10,8 @@ Python runs a signal handler between any two bytecodes of the main thread,
 finalizers (``__del__``, e.g. NDArray's) included, and an exception raised
 inside a finalizer is printed ("Exception ignored in ...") and dropped: the
 run went on to its end and exited 0 (seen once in about six runs of the
-SIGTERM test). So every signal is also noted, and the next checkpoint
-raises the one that was dropped once it is written.
+SIGTERM test). So every signal is also noted, and ``raise_pending`` (at
+each batch) or the end of the next checkpoint raises one that was dropped.
 """
 import contextlib
 import signal
@@ -66,5 +66,12 @@ def deferred():
         yield
     finally:
         _state['deferring'] = False
-    if _state['pending'] is not None:
-        raise Interrupted(_state['pending'])
+    raise_pending()
+
+
+def raise_pending():
+    """Raise Interrupted for a signal noted but not raised (or dropped), unless deferring."""
+    signum = _state['pending']
+    if signum is not None and not _state['deferring']:
+        _state['pending'] = None
+        raise Interrupted(signum)

@@ -45,15 +45,17 @@ class ScaleJitterIter(BatchIter):
             # serves it: W sharded workers see exactly one process's images
             scales, offsets = self.draw(self.labels[idx].shape[0], rng)
             mine = slice(self.rank, None, self.num_workers)
-            if augment_rng is not None:
-                # augmentation draws per global batch: jitter it whole, then take the share
-                X = self.augment(self.jitter(self.images[idx], scales, offsets), augment_rng)
-                X, idx = X[mine], self.own(idx)
-            else:
-                idx, scales, offsets = self.own(idx), scales[mine], offsets[:, mine]
-                X = self.jitter(self.images[idx], scales, offsets)
-            if not len(X):
+            n = len(scales)
+            idx, scales, offsets = self.own(idx), scales[mine], offsets[:, mine]
+            if not len(scales):
                 continue  # no share of this (last) batch for this worker
+            X = self.jitter(self.images[idx], scales, offsets)
+            if augment_rng is not None:
+                # flips and erasures draw per global batch, by its shape only: this
+                # worker's crops in their places of a global-shaped batch, the rest blank
+                whole = np.zeros((n,) + X.shape[1:], X.dtype)
+                whole[mine] = X
+                X = self.augment(whole, augment_rng)[mine]
             yield to_tensor(X), mx.nd.array(self.labels[idx], dtype='int32')
 
     def draw(self, n, rng):

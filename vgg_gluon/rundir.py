@@ -134,6 +134,15 @@ def manifest_version(run_dir):
     return None if manifest is None else manifest.get('format_version')
 
 
+def optimizer_on_servers(run_dir):
+    """True if the run's last checkpoint has no optimizer states: a parameter-server
+    run, which cannot be resumed. Reads the manifest only (no file hashes); False
+    without one. CheckpointError for an unreadable manifest."""
+    manifest = _read_manifest(os.path.join(run_dir, MANIFEST))
+    files = manifest.get('files') if manifest is not None else None
+    return isinstance(files, dict) and 'states' in files and files['states'] is None
+
+
 def _read_manifest(path):
     """The manifest's JSON object, or None if there is none; CheckpointError."""
     try:

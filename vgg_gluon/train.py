@@ -227,12 +227,12 @@ def _after_fault(run_dir):
 def go_on(run_dir, lead='continue with', extra=''):
     """'continue with: python -m vgg_gluon.train --resume RUN_DIR', or for a
     parameter-server run, which cannot be resumed, what its epochs are good for."""
-    from .rundir import read_checkpoint
+    from .rundir import optimizer_on_servers
     try:
-        manifest = read_checkpoint(run_dir)
+        on_servers = optimizer_on_servers(run_dir)  # the manifest only: fast on a stop
     except Error:
-        manifest = None  # a broken checkpoint: --resume says what is wrong with it
-    if manifest is not None and manifest['files']['states'] is None:
+        on_servers = False  # a broken checkpoint: --resume says what is wrong with it
+    if on_servers:
         return (f"a parameter-server run cannot be resumed (the servers kept the optimizer "
                 f"state): evaluate, predict or export its epochs (python -m vgg_gluon.evaluate "
                 f"{run_dir}) or train anew")

@@ -21,7 +21,7 @@ from .devices import check_amp, select_ctx
 from .distributed import Workers, setup_workers
 from .config import Config
 from .errors import ConfigError
-from .interrupt import Interrupted, deferred
+from .interrupt import Interrupted, deferred, raise_pending
 from .loop import TrainingDiverged, train_ch5
 from .model import build_net
 from .rng import seed_epoch, seed_everything
@@ -246,6 +246,8 @@ def _train(config, resume, say, workers):
     net, trainer = build_model(config, ctxs, workers)  # checks --amp before any reading
     train_iter, test_iter = load_data(config)
     workers.shard(train_iter, test_iter, config.batch_size)
+    for batches in (train_iter, test_iter):  # a stop that a finalizer dropped, at the next batch
+        batches.on_batch = _stop_check(batches.on_batch)
     # the schedule's class first: a resumed checkpoint's optimizer state is checked against it
     schedules.attach(trainer, config, len(train_iter))
     writer, history = this.start(net, trainer, ctxs)
@@ -262,8 +264,8 @@ def _train(config, resume, say, workers):
         seed_epoch(config.seed + workers.rank, epoch)
 
     def on_epoch_end(record):
-        if writer is not None:
-            with deferred():  # Ctrl-C waits until the checkpoint is whole
+        with deferred():  # Ctrl-C waits until the checkpoint is whole
+            if writer is not None:
                 writer.save(net, trainer, record)
 
     try:
@@ -277,6 +279,15 @@ def _train(config, resume, say, workers):
         err.run_dir, err.epochs_done = this.out, (writer.epoch if writer else epochs_done)
         raise
     return (writer.history if writer else history), this.out
+
+
+def _stop_check(report):
+    """on_batch: raise a noted stop (interrupt.raise_pending), then ``report`` if any."""
+    def on_batch(epoch, batch):
+        raise_pending()
+        if report is not None:
+            report(epoch, batch)
+    return on_batch
 
 
 def _silent(*args):
