@@ -16,10 +16,10 @@ DEFAULT = 'seed000'
 # What the committed runs gave (results/fast, results/best), with how they were made.
 FAST_MEASURED = (
     "test accuracy 0.918, 0.921, 0.919 after 3 epochs with seeds 0, 1, 2 (0.901, 0.896, 0.903 "
-    "after 2; python -m vgg_gluon.train --recipe fast --seed S, results/fast). Against the "
-    "seed's recipe, both in full on one idle machine: 94 s against 1,253 s of wall time, "
-    "1/13.3 (0.918 against 0.883; python -m benchmarks.time_to_accuracy, 2026-11-24 "
-    "18:37-19:28 UTC, AMD EPYC (Zen 4, AVX-512), 2 cores)")
+    "after 2), 105, 110, 103 s wall time each (python -m vgg_gluon.train --recipe fast --seed S, "
+    "results/fast). Against the seed's recipe, both in full on one idle machine: 103 s against "
+    "1,305 s of wall time, 1/12.7 (0.918 against 0.883; python -m benchmarks.time_to_accuracy, "
+    "2026-11-24 21:26-22:34 UTC, AMD EPYC (Zen 4, AVX-512), 2 cores)")
 BEST_MEASURED = (
     "test accuracy 0.941 after 15 epochs (the best epoch; 0.933 after 11, 0.898 after 3); "
     "2658 s wall time, the epochs 172 to 185 s. python -m vgg_gluon.train --recipe best, "
@@ -78,8 +78,8 @@ RECIPES = {r.name: r for r in (
         "Nesterov momentum, weight decay (none on biases and BatchNorm), a warm-up then cosine "
         "schedule, label smoothing, crop + flip augmentation (the CIFAR recipe of GluonCV's and "
         "torchvision's reference scripts). Tried first, 2026-11-24: VGG-11 the same way at "
-        "batch 128 gave 0.932 (train 0.942); with random erasing as well "
-        "0.930 (train 0.923: underfit)",
+        "batch 128 and lr 0.1 gave 0.932 (train 0.942); with random erasing as well 0.930 "
+        "(train 0.923: underfit)",
         dict(arch='vgg13-bn', ratio=2, scale_dense=True, resize=32, epochs=15, lr=0.05,
              batch_size=64, optimizer='nag', momentum=0.9, wd=5e-4, lr_schedule='cosine',
              warmup_epochs=1, label_smoothing=0.1, augment='crop,flip'),
