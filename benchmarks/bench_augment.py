@@ -3,8 +3,9 @@
     python -m benchmarks.bench_augment                 # 32 and 96 px, batch 128
     python -m benchmarks.bench_augment --sizes 32 --repeats 5 --json
 
-Each augmentation of ``vgg_gluon.augment`` (and the ``best`` recipe's
-crop,flip,erase) runs on a batch of uint8 images in NumPy; reported are the
+Each augmentation of ``vgg_gluon.augment`` (and two lists: the ``best``
+recipe's crop,flip and crop,flip,erase) runs on a batch of uint8 images in
+NumPy; reported are the
 milliseconds per batch (median of the repeats). The training step to set it
 beside: VGG-11/4 (the seed's network) at 96 px and the ``fast`` network
 (VGG-11-BN/4, dense layers scaled) at 32 px, one SGD step on a synthetic
@@ -12,6 +13,7 @@ batch after warm-up, measured in the same process.
 """
 import json
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -77,14 +79,18 @@ def main(argv=None):
         sizes = [0]
     if not sizes or any(s not in NETWORKS for s in sizes):
         p.error(f"--sizes: must be 32 and/or 96, comma-separated, got {args.sizes!r}")
-    names = list(augment.AUGMENTATIONS) + ['crop,flip,erase']
+    from vgg_gluon.measure import where_and_when
+    header = where_and_when(' '.join(['python -m benchmarks.bench_augment'] + list(
+        sys.argv[1:] if argv is None else argv)))
+    names = list(augment.AUGMENTATIONS) + ['crop,flip', 'crop,flip,erase']
     report = {}
     for size in sizes:
         report[size] = {'augment_ms': augment_ms(size, args.batch_size, names, args.repeats),
                         'train_step_ms': step_ms(size, args.batch_size)}
     if args.json:
-        print(json.dumps(report, indent=1))
+        print(json.dumps(dict(report, header=header), indent=1))
         return 0
+    print(header)
     for size, r in report.items():
         step = r['train_step_ms']
         print(f"{size} px, batch {args.batch_size}: a training step {step:.0f} ms")

@@ -93,6 +93,24 @@ def format_table(report):
     return '\n'.join(lines)
 
 
+def format_report(report):
+    """What the benchmark printed as text: how and where it ran, the table, the epochs."""
+    load = ', '.join(f'{x:.2f}' for x in report['load_at_start'])
+    lines = [f"# {report['command']}",
+             f"# started {report['started']}, ended {report['ended']}; {report['machine']}; "
+             f"load average at start: {load}",
+             "# each recipe in a fresh process one after another; wall time from process start "
+             "(start-up, data, every evaluation included)",
+             format_table(report), '', "# the runs' epoch lines:"]
+    for name, run in report['runs'].items():
+        lines += [f'## {name}'] + [row['line'] for row in run['epochs']]
+    return '\n'.join(lines)
+
+
+def _utc_now():
+    return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
+
+
 def main(argv=None):
     from vgg_gluon.cli import int_arg
     p = Parser(description=__doc__.split('\n')[0])
@@ -112,7 +130,11 @@ def main(argv=None):
     if unknown:
         p.error(f"--recipes/--epochs: unknown recipe {unknown[0]!r}; choose from "
                 f"{', '.join(KNOWN)}")
-    report = {'targets': list(TARGETS), 'runs': {}}
+    from vgg_gluon.measure import machine
+    report = {'command': ' '.join(['python -m benchmarks.time_to_accuracy'] + list(
+                  sys.argv[1:] if argv is None else argv)),
+              'machine': machine(), 'load_at_start': list(os.getloadavg()),
+              'started': _utc_now(), 'targets': list(TARGETS), 'runs': {}}
     if args.keep and os.path.exists(args.keep) and os.listdir(args.keep):
         p.error(f"--keep: {args.keep} exists and is not empty")
     with tempfile.TemporaryDirectory() as tmp:
@@ -121,7 +143,8 @@ def main(argv=None):
         for name in names:
             epochs = args.epochs.get(name, args.epochs.get('*'))
             report['runs'][name] = run_recipe(name, epochs, args, os.path.join(where, name))
-    print(json.dumps(report, indent=1) if args.json else format_table(report))
+    report['ended'] = _utc_now()
+    print(json.dumps(report, indent=1) if args.json else format_report(report))
     return 0
 
 

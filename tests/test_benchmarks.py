@@ -86,6 +86,12 @@ def test_time_to_accuracy_reports_the_first_epoch_at_each_target(tmp_path):
         times = [row['wall_s'] for row in run_['epochs']]
         assert 0 < times[0] <= times[-1] <= run_['wall_s']   # start-up counts, epochs in order
         assert '--recipe' in run_['command']
+    from benchmarks.time_to_accuracy import format_report
+    text = format_report(report)           # what it prints without --json: where, when, epochs
+    assert text.startswith('# python -m benchmarks.time_to_accuracy --recipes fast,seed000 ')
+    assert f"started {report['started']}, ended {report['ended']}" in text
+    assert 'cores' in report['machine'] and report['machine'] in text
+    assert text.split('## fast\n')[1].startswith('epoch 1, loss') and '## seed000\nepoch 1' in text
     kept = tmp_path / 'kept'
     assert (kept / 'fast' / 'metrics.jsonl').is_file()
     assert 'epoch 2, loss' in (kept / 'fast.log').read_text()
@@ -106,20 +112,25 @@ def test_bench_progress_times_epochs_with_and_without_the_bar():
                '--rounds', '1', '--json')
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
+    assert report['header'].startswith('# python -m benchmarks.bench_progress --train-samples 256')
+    assert 'cores' in report['header'] and 'load average at start: ' in report['header']
     assert set(report['median_s']) == {'no bar', 'bar'}
     assert report['bar_vs_no_bar'] > 0
     honest, = report['honesty']
     # the bar passes its last batch no earlier than the iterator hands it out
     assert honest['enqueue_100_s'] <= honest['bar_100_s'] <= honest['epoch_s']
+    ahead, = report['iterator_without_bar']
+    assert 0 < ahead['enqueue_50_s'] <= ahead['enqueue_100_s'] <= ahead['epoch_s']
 
 
 def test_bench_augment_sets_each_augmentation_beside_a_training_step():
     proc = run('bench_augment.py', '--sizes', '32', '--batch-size', '16', '--repeats', '1',
                '--json')
     assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)['header'].startswith('# python -m benchmarks.bench_augment --sizes 32')
     report = json.loads(proc.stdout)['32']
     assert set(report['augment_ms']) == {'resized-crop', 'crop', 'flip', 'erase',
-                                         'crop,flip,erase'}
+                                         'crop,flip', 'crop,flip,erase'}
     assert report['train_step_ms'] > 0 and all(v > 0 for v in report['augment_ms'].values())
     bad = run('bench_augment.py', '--sizes', '64')
     assert bad.returncode == 2 and bad.stderr.count('\n') == 1 and '--sizes' in bad.stderr

@@ -17,6 +17,7 @@ from vgg_gluon.errors import ConfigError
 from vgg_gluon.loop import SmoothedCrossEntropy, train_ch5
 from vgg_gluon.model import build_net
 from vgg_gluon.optimizers import NAG
+from vgg_gluon.prediction import predict_probabilities, read_image, to_batch
 
 ALL = 'resized-crop,crop,flip,erase'
 
@@ -139,6 +140,18 @@ def test_the_book_recipe_has_no_scheduler_and_onecycle_warms_up_by_default():
     assert scheduler(0) == pytest.approx(config.lr / 25) and scheduler(30) == config.lr
 
 
+@pytest.mark.parametrize('schedule', ['constant', 'step', 'cosine', 'onecycle'])
+def test_a_warm_up_that_rounds_to_the_whole_run_leaves_one_step(schedule):
+    # 0.999 of one 469-batch epoch rounds to 469 steps: MXNet divided by zero at the last
+    extra = {'lr_steps': [1]} if schedule == 'step' else {}
+    config = Config(epochs=1, lr=0.1, lr_schedule=schedule, warmup_epochs=0.999,
+                    **extra).validate()
+    scheduler = schedules.make_scheduler(config, 469)
+    assert scheduler.warmup_steps == 468
+    rates = [scheduler(step) for step in range(1, 470)]
+    assert all(np.isfinite(rates)) and max(rates) <= 0.1 + 1e-12
+
+
 def test_the_optimizer_follows_the_schedule_per_batch_and_resumes_at_the_step_count():
     config = Config(epochs=2, lr=0.1, lr_schedule='cosine', optimizer='nag', momentum=0.9)
     net = gluon.nn.Dense(2, in_units=3)
@@ -203,6 +216,38 @@ def test_nag_with_weight_decay_decays_the_old_weight():
 
 # ---- the best epoch ----------------------------------------------------------------
 
+def _weights(epoch, shape):
+    return np.random.RandomState(epoch).uniform(-0.5, 0.5, shape).astype(np.float32)
+
+
+def _export_and_predict_take_the_epoch(run_dir, epochs):
+    """export writes, and predict prints, the network of the epoch asked for."""
+    import contextlib
+    import io
+    from PIL import Image
+    from vgg_gluon import TEXT_LABELS, export, predict
+    image = os.path.join(run_dir, 'item.png')
+    Image.fromarray(np.random.RandomState(0).randint(0, 256, (28, 28)).astype(np.uint8)).save(image)
+    printed = {}
+    for name, epoch in epochs.items():
+        out = os.path.join(run_dir, f'export-{name}')
+        assert export.main([run_dir, '--epoch', name, '--no-onnx', '--out', out]) == 0
+        exported = mx.nd.load(os.path.join(out, 'vgg-0000.params'))
+        assert exported and all(np.array_equal(a.asnumpy(), _weights(epoch, a.shape))
+                                for a in exported.values())
+        with contextlib.redirect_stdout(io.StringIO()) as stdout:
+            assert predict.main([run_dir, image, '--epoch', name, '--top-k', '10']) == 0
+        printed[name] = stdout.getvalue()
+        net, config = rundir.load_model(run_dir, epoch=name)
+        X = to_batch(read_image(image)[None], config.resize)
+        probabilities = predict_probabilities(net, X, mx.cpu())[0]
+        shown = dict(item.rsplit(' ', 1) for item in
+                     printed[name].strip().split(': ', 1)[1].split(', '))
+        assert {label: float(p) for label, p in shown.items()} == pytest.approx(
+            dict(zip(TEXT_LABELS, probabilities.tolist())), abs=6e-4)
+    assert printed['best'] != printed['last']
+
+
 def test_the_best_epoch_is_kept_beside_the_last_and_loaded_on_request(tmp_path):
     config = Config(arch='1x8', ratio=1, resize=32, scale_dense=True, epochs=4,
                     out=str(tmp_path))
@@ -214,8 +259,8 @@ def test_the_best_epoch_is_kept_beside_the_last_and_loaded_on_request(tmp_path):
     writer = CheckpointWriter(str(tmp_path), config)
     saved = {}
     for epoch, acc in enumerate((0.5, 0.7, 0.6, 0.7), start=1):
-        for p in net.collect_params().values():
-            p.set_data(mx.nd.full(p.shape, epoch))
+        for p in net.collect_params().values():   # each epoch's weights: its own numbers
+            p.set_data(mx.nd.array(_weights(epoch, p.shape)))
         manifest = writer.save(net, trainer, {'epoch': epoch, 'test_acc': acc, 'loss': 1.0})
         saved[epoch] = sorted(os.listdir(tmp_path / 'checkpoints'))
     assert manifest['best']['epoch'] == 2 and manifest['best']['test_acc'] == 0.7  # ties: earlier
@@ -223,8 +268,10 @@ def test_the_best_epoch_is_kept_beside_the_last_and_loaded_on_request(tmp_path):
     assert rundir.read_checkpoint(str(tmp_path))['best']['params'] == 'checkpoints/epoch-0002.params'
     best, _ = rundir.load_model(str(tmp_path), epoch='best')
     last, _ = rundir.load_model(str(tmp_path))
-    assert all((p.data() == 2).asnumpy().all() for p in best.collect_params().values())
-    assert all((p.data() == 4).asnumpy().all() for p in last.collect_params().values())
+    for net_, epoch in ((best, 2), (last, 4)):
+        for p in net_.collect_params().values():
+            np.testing.assert_array_equal(p.data().asnumpy(), _weights(epoch, p.shape))
+    _export_and_predict_take_the_epoch(str(tmp_path), {'best': 2, 'last': 4})
     # a bettered best lets the old one go
     writer.save(net, trainer, {'epoch': 5, 'test_acc': 0.8, 'loss': 1.0})
     assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['epoch-0005.params',

@@ -122,7 +122,7 @@ def peak_growth(settings, timeout=900):
 
 def machine():
     """This machine in one line: CPU model, usable cores, vector extensions, MXNet."""
-    model, flags = 'unknown CPU', set()
+    model, flags, ids = 'unknown CPU', set(), {}
     text = open('/proc/cpuinfo').read() if os.path.exists('/proc/cpuinfo') else ''
     for line in text.splitlines():
         key, _, value = line.partition(':')
@@ -130,7 +130,19 @@ def machine():
             model = value.strip()
         elif key.strip() == 'flags':
             flags = set(value.split())
+        elif key.strip() in ('cpu family', 'model'):
+            ids.setdefault(key.strip(), value.strip())
+    if len(ids) == 2:   # a VM may name only "AMD EPYC": family 23 is Zen 1-2, 25 is Zen 3-4
+        model += f" (family {ids['cpu family']}, model {ids['model']})"
     vector = ('AVX-512' if 'avx512f' in flags else 'AVX2' if 'avx2' in flags else
               'no AVX2' if flags else 'vector extensions unknown')
     return (f"{model}, {len(os.sched_getaffinity(0))} cores, {vector}, "
             f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, mxnet {mx.__version__}")
+
+
+def where_and_when(command):
+    """The first lines of a benchmark's text report: the command, when it started (UTC),
+    this machine and its load average then (a busy machine's numbers are not an idle one's)."""
+    load = ', '.join(f'{x:.2f}' for x in os.getloadavg())
+    return (f"# {command}\n# started {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}; "
+            f"{machine()}; load average at start: {load}")

@@ -65,7 +65,9 @@ def make_scheduler(config, steps_per_epoch):
     ``config.epochs`` of them.
     """
     total = config.epochs * steps_per_epoch
-    warmup = int(round(warmup_epochs(config) * steps_per_epoch))
+    # --warmup-epochs is checked in epochs (< --epochs); rounded to whole steps it can
+    # reach the whole run, where MXNet divides by (total - warm-up) at the last step
+    warmup = min(int(round(warmup_epochs(config) * steps_per_epoch)), total - 1)
     lr = config.lr
     if config.lr_schedule == 'constant':
         if not warmup:
