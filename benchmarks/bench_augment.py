@@ -13,7 +13,6 @@ batch after warm-up, measured in the same process.
 """
 import json
 import statistics
-import sys
 import time
 
 import numpy as np
@@ -80,8 +79,7 @@ def main(argv=None):
     if not sizes or any(s not in NETWORKS for s in sizes):
         p.error(f"--sizes: must be 32 and/or 96, comma-separated, got {args.sizes!r}")
     from vgg_gluon.measure import where_and_when
-    header = where_and_when(' '.join(['python -m benchmarks.bench_augment'] + list(
-        sys.argv[1:] if argv is None else argv)))
+    header = where_and_when('benchmarks.bench_augment', argv)
     names = list(augment.AUGMENTATIONS) + ['crop,flip', 'crop,flip,erase']
     report = {}
     for size in sizes:

@@ -21,7 +21,6 @@ import io
 import json
 import os
 import statistics
-import sys
 import time
 
 import vgg_gluon  # noqa: F401  (OMP_NUM_THREADS before mxnet)
@@ -120,8 +119,7 @@ def main(argv=None):
     p.add_argument('--json', action='store_true')
     args = p.parse_args(argv)
     from vgg_gluon.measure import where_and_when
-    header = where_and_when(' '.join(['python -m benchmarks.bench_progress'] + list(
-        sys.argv[1:] if argv is None else argv)))
+    header = where_and_when('benchmarks.bench_progress', argv)
     report = measure(args)
     if args.json:
         print(json.dumps(dict(report, header=header), indent=1))

@@ -95,7 +95,8 @@ def format_table(report):
 
 def format_report(report):
     """What the benchmark printed as text: how and where it ran, the table, the epochs."""
-    load = ', '.join(f'{x:.2f}' for x in report['load_at_start'])
+    from vgg_gluon.measure import load_average
+    load = load_average(report['load_at_start'])
     lines = [f"# {report['command']}",
              f"# started {report['started']}, ended {report['ended']}; {report['machine']}; "
              f"load average at start: {load}",
@@ -105,10 +106,6 @@ def format_report(report):
     for name, run in report['runs'].items():
         lines += [f'## {name}'] + [row['line'] for row in run['epochs']]
     return '\n'.join(lines)
-
-
-def _utc_now():
-    return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
 
 
 def main(argv=None):
@@ -130,11 +127,10 @@ def main(argv=None):
     if unknown:
         p.error(f"--recipes/--epochs: unknown recipe {unknown[0]!r}; choose from "
                 f"{', '.join(KNOWN)}")
-    from vgg_gluon.measure import machine
-    report = {'command': ' '.join(['python -m benchmarks.time_to_accuracy'] + list(
-                  sys.argv[1:] if argv is None else argv)),
+    from vgg_gluon.measure import command_line, machine, utc_now
+    report = {'command': command_line('benchmarks.time_to_accuracy', argv),
               'machine': machine(), 'load_at_start': list(os.getloadavg()),
-              'started': _utc_now(), 'targets': list(TARGETS), 'runs': {}}
+              'started': utc_now(), 'targets': list(TARGETS), 'runs': {}}
     if args.keep and os.path.exists(args.keep) and os.listdir(args.keep):
         p.error(f"--keep: {args.keep} exists and is not empty")
     with tempfile.TemporaryDirectory() as tmp:
@@ -143,7 +139,7 @@ def main(argv=None):
         for name in names:
             epochs = args.epochs.get(name, args.epochs.get('*'))
             report['runs'][name] = run_recipe(name, epochs, args, os.path.join(where, name))
-    report['ended'] = _utc_now()
+    report['ended'] = utc_now()
     print(json.dumps(report, indent=1) if args.json else format_report(report))
     return 0
 

@@ -140,9 +140,23 @@ def machine():
             f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, mxnet {mx.__version__}")
 
 
-def where_and_when(command):
+def utc_now():
+    """Now, UTC, to the second: 2026-11-24T21:26:25Z."""
+    return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
+
+
+def load_average(values=None):
+    """The 1, 5 and 15 minute load averages (``values``, else now) as text: '0.00, 0.46, 0.90'."""
+    return ', '.join(f'{x:.2f}' for x in (os.getloadavg() if values is None else values))
+
+
+def command_line(module, argv=None):
+    """The command as typed: 'python -m MODULE ARGS' (``argv`` None: this process's)."""
+    return ' '.join([f'python -m {module}'] + list(sys.argv[1:] if argv is None else argv))
+
+
+def where_and_when(module, argv=None):
     """The first lines of a benchmark's text report: the command, when it started (UTC),
     this machine and its load average then (a busy machine's numbers are not an idle one's)."""
-    load = ', '.join(f'{x:.2f}' for x in os.getloadavg())
-    return (f"# {command}\n# started {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}; "
-            f"{machine()}; load average at start: {load}")
+    return (f"# {command_line(module, argv)}\n# started {utc_now()}; {machine()}; "
+            f"load average at start: {load_average()}")
