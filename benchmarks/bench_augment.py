@@ -3,7 +3,7 @@
     python -m benchmarks.bench_augment                 # 32 and 96 px, batch 128
     python -m benchmarks.bench_augment --sizes 32 --repeats 5 --json
 
-Each augmentation of ``vgg_gluon.augment`` (and two lists: the ``best``
+Each augmentation of ``vgg_gluon.data.augment`` (and two lists: the ``best``
 recipe's crop,flip and crop,flip,erase) runs on a batch of uint8 images in
 NumPy; reported are the
 milliseconds per batch (median of the repeats). The training step to set it
@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 import vgg_gluon  # noqa: F401  (OMP_NUM_THREADS before mxnet)
-from vgg_gluon import augment
+from vgg_gluon.data import augment
 
 from ._args import Parser, at_least
 
@@ -46,7 +46,7 @@ def step_ms(size, batch, steps=5):
     """One training step (forward, backward, SGD update) of the network for ``size``."""
     import mxnet as mx
     from mxnet import autograd, gluon
-    from vgg_gluon import training
+    from vgg_gluon.training import runner as training
     from vgg_gluon.config import Config
     config = Config(resize=size, batch_size=batch, gpus='cpu', **NETWORKS[size]).validate()
     net, trainer = training.build_model(config, [mx.cpu()])
@@ -78,7 +78,7 @@ def main(argv=None):
         sizes = [0]
     if not sizes or any(s not in NETWORKS for s in sizes):
         p.error(f"--sizes: must be 32 and/or 96, comma-separated, got {args.sizes!r}")
-    from vgg_gluon.measure import where_and_when
+    from vgg_gluon.training.measure import where_and_when
     header = where_and_when('benchmarks.bench_augment', argv)
     names = list(augment.AUGMENTATIONS) + ['crop,flip', 'crop,flip,erase']
     report = {}

@@ -26,10 +26,10 @@ import time
 import vgg_gluon  # noqa: F401  (OMP_NUM_THREADS before mxnet)
 import mxnet as mx
 
-from vgg_gluon import training
+from vgg_gluon.training import runner as training
 from vgg_gluon.config import Config
-from vgg_gluon.loop import train_ch5
-from vgg_gluon.rng import seed_everything
+from vgg_gluon.training.loop import TrainOptions, train_ch5
+from vgg_gluon.runtime.seeding import seed_everything
 
 from ._args import Parser, at_least
 from .bench_train import rotated
@@ -47,11 +47,20 @@ class _TimedBar(training.ProgressBar):
         self.times.append(time.perf_counter())
 
 
-def _enqueue_times(batches, times):
-    """What a bar wrapping the batch iterator sees: the time each batch is taken."""
-    for batch in batches:
-        yield batch
-        times.append(time.perf_counter())
+class _EnqueueTimes:
+    """The batches of ``batches``, noting what a bar wrapping the batch iterator
+    sees: the time each batch is taken."""
+
+    def __init__(self, batches, times):
+        self.batches, self.times = batches, times
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __iter__(self):
+        for batch in self.batches:
+            yield batch
+            self.times.append(time.perf_counter())
 
 
 def one_epoch(net, trainer, train_iter, test_iter, config, epoch, bar):
@@ -65,9 +74,10 @@ def one_epoch(net, trainer, train_iter, test_iter, config, epoch, bar):
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()), \
             open(os.devnull, 'w') as null, contextlib.redirect_stderr(null):
-        history = train_ch5(net, train_iter, test_iter, config.batch_size, trainer, [mx.cpu()],
-                            epoch + 1, start_epoch=epoch, bar=make_bar if bar else None,
-                            progress=lambda it, desc: _enqueue_times(it, enqueued))
+        history = train_ch5(net, _EnqueueTimes(train_iter, enqueued), test_iter,
+                            config.batch_size, trainer, [mx.cpu()], epoch + 1,
+                            options=TrainOptions(start_epoch=epoch,
+                                                 bar=make_bar if bar else None))
     end = start + history[0]['time']
     times = {'bar': [t - start for t in made[0].times] if bar else [],
              'enqueue': [t - start for t in enqueued]}
@@ -118,7 +128,7 @@ def main(argv=None):
     p.add_argument('--rounds', type=at_least(1), default=3)
     p.add_argument('--json', action='store_true')
     args = p.parse_args(argv)
-    from vgg_gluon.measure import where_and_when
+    from vgg_gluon.training.measure import where_and_when
     header = where_and_when('benchmarks.bench_progress', argv)
     report = measure(args)
     if args.json:

@@ -118,10 +118,11 @@ def worker_gluon(args):
     import io
     import vgg_gluon  # noqa: F401  (thread settings, before mxnet loads)
     import mxnet as mx
-    from vgg_gluon import train, training
-    from vgg_gluon.devices import select_ctx
-    from vgg_gluon.loop import evaluate_accuracy, train_ch5
-    from vgg_gluon.rng import seed_everything
+    from vgg_gluon import train
+    from vgg_gluon.training import runner as training
+    from vgg_gluon.runtime.devices import select_ctx
+    from vgg_gluon.training.loop import evaluate_accuracy, train_ch5
+    from vgg_gluon.runtime.seeding import seed_everything
 
     bs = RECIPE['batch_size']
     gpus = '0' if args.device == 'gpu' else 'cpu'
@@ -135,16 +136,11 @@ def worker_gluon(args):
     seed_everything(config.seed)
     net, trainer = training.build_model(config, ctx)   # as training.run: model, then data
     train_iter, test_iter = training.load_data(config)
-    stamped = {}
-
-    def progress(batches, desc):
-        stamped['iter'] = Stamped(batches, len(batches), args.warmup, mx.nd.waitall)
-        return stamped['iter']
-
+    stamped = Stamped(train_iter, len(train_iter), args.warmup, mx.nd.waitall)
     with contextlib.redirect_stdout(io.StringIO()):
-        train_ch5(net, train_iter, test_iter, bs, trainer, ctx, 1, progress=progress)
+        train_ch5(net, stamped, test_iter, bs, trainer, ctx, 1)
     _, eval_s = timed(lambda: evaluate_accuracy(test_iter, net, ctx))
-    return {'train_img_s': stamped['iter'].rate(bs), 'eval_img_s': args.eval_batches * bs / eval_s,
+    return {'train_img_s': stamped.rate(bs), 'eval_img_s': args.eval_batches * bs / eval_s,
             'threads': os.environ.get('OMP_NUM_THREADS')}
 
 
@@ -396,7 +392,7 @@ def main(argv=None):
         if 'torch' in systems and torch_has_cuda():
             systems.append('torch:gpu')
 
-    from vgg_gluon.flops import train_flops
+    from benchmarks.flops import train_flops
     gflop = train_flops(arch=RECIPE['arch'], ratio=RECIPE['ratio'],
                         resize=RECIPE['resize']) / 1e9
 

@@ -15,9 +15,9 @@ import sys
 import time
 
 import vgg_gluon  # noqa: F401  (before mxnet: every core)
-from vgg_gluon.layer_table import summarize
-from vgg_gluon.measure import machine, peak_growth
-from vgg_gluon.memory import estimate
+from vgg_gluon.models.layer_table import summarize
+from vgg_gluon.training.measure import machine, peak_growth
+from vgg_gluon.training.memory import estimate
 
 from ._args import Parser
 

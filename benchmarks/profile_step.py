@@ -36,8 +36,9 @@ def build(args):
     import mxnet as mx
     import numpy as np
     from mxnet import autograd, gluon
-    from vgg_gluon import train, training
-    from vgg_gluon.rng import seed_everything
+    from vgg_gluon import train
+    from vgg_gluon.training import runner as training
+    from vgg_gluon.runtime.seeding import seed_everything
     config = train.parse_config(['--ratio', str(args.ratio), '--resize', str(args.resize),
                                  '--batch-size', str(args.batch_size), '--gpus', 'cpu'])
     seed_everything(0)

@@ -40,7 +40,7 @@ def _epochs_arg(text):
 
 def run_recipe(name, epochs, args, out):
     """{'epochs': [{'epoch', 'test_acc', 'wall_s'}], 'wall_s'} of one training process."""
-    from vgg_gluon.recipes import parse_log_line
+    from vgg_gluon.training.recipes import parse_log_line
     cmd = [sys.executable, '-m', 'vgg_gluon.train', '--recipe', name, '--quiet', '--out', out]
     if epochs is not None:
         cmd += ['--epochs', str(epochs)]
@@ -95,7 +95,7 @@ def format_table(report):
 
 def format_report(report):
     """What the benchmark printed as text: how and where it ran, the table, the epochs."""
-    from vgg_gluon.measure import load_average
+    from vgg_gluon.training.measure import load_average
     load = load_average(report['load_at_start'])
     lines = [f"# {report['command']}",
              f"# started {report['started']}, ended {report['ended']}; {report['machine']}; "
@@ -109,7 +109,7 @@ def format_report(report):
 
 
 def main(argv=None):
-    from vgg_gluon.cli import int_arg
+    from vgg_gluon.cli.arguments import int_arg
     p = Parser(description=__doc__.split('\n')[0])
     p.add_argument('--recipes', default=','.join(RECIPES),
                    help=f"comma-separated, in the order run (default {','.join(RECIPES)})")
@@ -121,13 +121,13 @@ def main(argv=None):
                    help='keep each run directory as DIR/NAME and its output as DIR/NAME.log')
     p.add_argument('--json', action='store_true')
     args = p.parse_args(argv)
-    from vgg_gluon.recipes import RECIPES as KNOWN
+    from vgg_gluon.training.recipes import RECIPES as KNOWN
     names = args.recipes.split(',')
     unknown = [n for n in names + [k for k in args.epochs if k != '*'] if n not in KNOWN]
     if unknown:
         p.error(f"--recipes/--epochs: unknown recipe {unknown[0]!r}; choose from "
                 f"{', '.join(KNOWN)}")
-    from vgg_gluon.measure import command_line, machine, utc_now
+    from vgg_gluon.training.measure import command_line, machine, utc_now
     report = {'command': command_line('benchmarks.time_to_accuracy', argv),
               'machine': machine(), 'load_at_start': list(os.getloadavg()),
               'started': utc_now(), 'targets': list(TARGETS), 'runs': {}}

@@ -45,7 +45,7 @@ fi
 if [ "$extras" = --venv-dir ]; then echo "$venv"; exit 0; fi
 
 # 1. The data set: Debian's package where apt is available, else Gluon's
-#    download on first use (vgg_gluon.data.find_data_dir).
+#    download on first use (vgg_gluon.data.fashion_mnist.find_data_dir).
 if [ ! -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ] && command -v apt-get >/dev/null; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 \

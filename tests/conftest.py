@@ -4,7 +4,7 @@ import os
 import pytest
 
 import vgg_gluon  # noqa: F401  (sets OMP_NUM_THREADS before mxnet loads)
-from vgg_gluon import data
+from vgg_gluon.data import fashion_mnist as data
 
 
 @pytest.fixture(scope='session')

@@ -18,8 +18,10 @@ import pytest
 import mxnet as mx
 
 from run_helpers import dir_hash as _dir_hash, metrics as _metrics
-from vgg_gluon import atomic, interrupt, rundir, train
-from vgg_gluon.model import build_net
+from vgg_gluon import train
+from vgg_gluon.runtime import atomic, signals as interrupt
+from vgg_gluon.checkpoint import reader as rundir
+from vgg_gluon.models.vgg import build_net
 from vgg_gluon.config import Config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -94,7 +96,7 @@ def test_reference_learns_and_checkpoints(reference):
     assert sorted(os.listdir(os.path.join(reference, 'checkpoints'))) == [
         'epoch-0003.params', 'epoch-0003.states.nd']       # older epochs are pruned
     # model.params + config.json still serve readers that know no checkpoints
-    net, config = rundir.load_model(reference)
+    net, config, _ = rundir.load_model(reference)
     assert config.arch == '1x32,1x64' and config.epochs == 3
     saved = _params(reference)
     for name, param in net._collect_params_with_prefix().items():
@@ -181,7 +183,7 @@ def test_a_signal_that_a_finalizer_drops_is_raised_at_the_next_batch_or_checkpoi
     and drops an exception raised there: the run went on and exited 0. The
     noted signal is raised at the next batch, or once the checkpoint being
     written is whole, instead."""
-    from vgg_gluon import training
+    from vgg_gluon.training import runner as training
     dropped = []
     monkeypatch.setattr(sys, 'unraisablehook', dropped.append)
 
@@ -336,7 +338,7 @@ def test_another_architecture_of_the_same_blocks_is_refused(reference, capsys, o
 
 def test_a_vgg11_run_is_not_a_vgg11_bn_run():
     from vgg_gluon.errors import CheckpointError
-    from vgg_gluon.rundir import check_expected
+    from vgg_gluon.checkpoint.reader import check_expected
     config = Config(arch='vgg11', ratio=4)
     check_expected(config, 'runs/x', arch='vgg11', ratio=4)
     check_expected(config, 'runs/x', arch='1x64,1x128,2x256,2x512,2x512')  # the same network

@@ -159,7 +159,7 @@ def test_divergence_exits_1_with_a_hint(tmp_path):
 
 
 @pytest.mark.parametrize('command', ['train', 'summary', 'evaluate', 'predict', 'export',
-                                     'testtime', 'launch', 'convert'])
+                                     'testtime', 'launch'])
 def test_every_command_prints_help_and_exits_0(command):
     proc = subprocess.run([sys.executable, '-m', f'vgg_gluon.{command}', '--help'],
                           capture_output=True, text=True)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from mxnet.gluon.data.vision import transforms
 
-from vgg_gluon import data, load_data_fashion_mnist
+from vgg_gluon import load_data_fashion_mnist
+from vgg_gluon.data import fashion_mnist as data
 
 
 def test_real_files_have_the_documented_shape(fmnist):

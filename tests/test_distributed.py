@@ -21,10 +21,11 @@ import numpy as np
 import pytest
 import mxnet as mx
 
-from vgg_gluon import launch, launcher, train
+from vgg_gluon import launch, train
+from vgg_gluon.training import processes as launcher
 from vgg_gluon.config import ConfigError
-from vgg_gluon.data import BatchIter
-from vgg_gluon.distributed import Workers
+from vgg_gluon.data.fashion_mnist import BatchIter
+from vgg_gluon.training.distributed import Workers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = sys.executable
@@ -229,11 +230,12 @@ class _no_exit:
 # ---- the launcher: flags, plan, ssh command -----------------------------------
 
 @pytest.mark.parametrize('argv, words', [
-    (['-n', '2', '-s', '1', 'python', 'x.py'], 'after --'),
+    (['-n', '2', '-s', '1'], 'give the command'),
     (['-n', '0', '-s', '1', '--', 'python'], '-n'),
     (['-n', '2', '--', 'python'], '-s'),
     (['-n', '2', '-s', '1', '--port', '70000', '--', 'python'], '--port'),
-    (['-n', '2', '-s', '1', '--'], 'empty'),
+    (['-n', '2', '-s', '1', '--'], 'give the command'),
+    (['-n', '2', '-s', '1', '--epoch', '3', 'train'], '--epoch'),   # no abbreviations
 ])
 def test_launch_rejects_bad_flags(argv, words, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -294,7 +296,7 @@ def test_launch_help_explains_how_a_job_ends(capsys):
 
 
 def test_only_workers_report_progress_and_ssh_takes_a_config():
-    from vgg_gluon.distributed import PROGRESS_ENV
+    from vgg_gluon.training.distributed import PROGRESS_ENV
     nodes = launcher.plan(2, 1, 9091, ['node-a', 'node-b'])
     assert [PROGRESS_ENV in n.env for n in nodes] == [False, False, True, True]
     cmd = launcher.ssh_command('node-b', nodes[-1].env, ['python'], '/srv', config='/tmp/ssh.cfg')
@@ -309,9 +311,25 @@ def test_readme_launch_example_parses():
     assert lines, 'README shows no launcher example'
     argv = shlex.split(lines[0])[3:]
     args, command = launch.parse_args(argv)
-    assert command[:3] == ['python', '-m', 'vgg_gluon.train']
+    assert command[:3] == [sys.executable, '-m', 'vgg_gluon.train']
     config = train.parse_config(command[3:])
     assert config.kvstore.startswith('dist')
+
+
+@pytest.mark.parametrize('given, run', [
+    (['train', '--lr', '0.1'], [sys.executable, '-m', 'vgg_gluon.train', '--lr', '0.1']),
+    (['--', 'train', '--lr', '0.1'], [sys.executable, '-m', 'vgg_gluon.train', '--lr', '0.1']),
+    (['--', 'python', '-m', 'vgg_gluon.train'], [sys.executable, '-m', 'vgg_gluon.train']),
+    (['--', '/usr/bin/python3.11', 'x.py'], [sys.executable, 'x.py']),
+    (['python3', 'x.py'], [sys.executable, 'x.py']),
+    (['--', 'env', 'python', 'x.py'], ['env', 'python', 'x.py']),      # not ours to rewrite
+    (['--', 'pythonista'], ['pythonista']),
+])
+def test_launch_runs_this_projects_interpreter_whatever_path_says(given, run):
+    """A worker started from a shell whose PATH finds another python would die
+    with ModuleNotFoundError: the launcher's own interpreter runs it instead."""
+    args, command = launch.parse_args(['-n', '2', '-s', '1', '--port', '9000'] + given)
+    assert command == run and args.port == 9000
 
 
 # ---- loopback runs -------------------------------------------------------------
@@ -546,7 +564,7 @@ for batch in range(1, 100000):
 def test_launcher_ends_a_stuck_job(mode, status, line, tmp_path):
     """Stand-in processes (no MXNet): a worker that goes silent while the other
     reports progress, or a server that ends while the workers run."""
-    from vgg_gluon.distributed import PROGRESS_PREFIX
+    from vgg_gluon.training.distributed import PROGRESS_PREFIX
     script = tmp_path / 'fake.py'
     script.write_text(FAKE.replace('{PREFIX}', PROGRESS_PREFIX))
     cmd = [PY, '-m', 'vgg_gluon.launch', '-n', '2', '-s', '1', '--grace', '2',
@@ -589,7 +607,7 @@ class _TwoRanks:
 
 
 def test_horovod_broadcast_gives_every_worker_rank_0s_values():
-    from vgg_gluon.distributed import horovod_broadcast
+    from vgg_gluon.training.distributed import horovod_broadcast
     nets = []
     for seed in (1, 2):      # two workers that drew different weights
         mx.random.seed(seed)

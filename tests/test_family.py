@@ -9,13 +9,13 @@ import mxnet as mx
 from mxnet import autograd, gluon, init
 
 from vgg_gluon import VGG11
-from vgg_gluon.arch import (ARCH_NAMES, FAMILY, ArchError, ArchSpec, format_spec, parse_arch,
+from vgg_gluon.models.architectures import (ARCH_NAMES, FAMILY, ArchError, ArchSpec, format_spec, parse_arch,
                             parse_spec)
-from vgg_gluon.model import build_net
+from vgg_gluon.models.vgg import build_net
 from vgg_gluon.config import Config, ConfigError
-from vgg_gluon.layers import LocalResponseNorm
-from vgg_gluon.model import vgg_from_spec
-from vgg_gluon.layer_table import summarize
+from vgg_gluon.models.layers import LocalResponseNorm
+from vgg_gluon.models.vgg import vgg_from_spec
+from vgg_gluon.models.layer_table import summarize
 
 # Exact counts with 3x224x224 inputs and 1000 classes (the paper's Table 2 rounds
 # them to 133, 133, 133, 134, 138, 144 million). D and E are the well-known
@@ -98,7 +98,7 @@ def test_lrn_is_alexnets_formula():
 @pytest.fixture(scope='module')
 def batch(fmnist):
     """32 real Fashion-MNIST training images at 32 px, (32, 1, 32, 32) in [0, 1]."""
-    from vgg_gluon.data import resize_images
+    from vgg_gluon.data.fashion_mnist import resize_images
     images, labels = fmnist['train']
     X = resize_images(images[:32], 32)[:, None].astype('float32') / 255
     return mx.nd.array(X), mx.nd.array(labels[:32])
@@ -140,12 +140,12 @@ def test_ratio_and_classes_apply_to_all():
 
 def test_train_cli_selects_any_configuration(tmp_path, capsys):
     from vgg_gluon import train
-    from vgg_gluon.rundir import load_model
+    from vgg_gluon.checkpoint.reader import load_model
     out = tmp_path / 'run'
     assert train.main(['--arch', 'vgg16-c-bn', '--ratio', '8', '--scale-dense', '--resize', '32',
                        '--epochs', '1', '--train-samples', '128', '--test-samples', '64',
                        '--quiet', '--out', str(out)]) == 0
-    net, config = load_model(str(out))
+    net, config, _ = load_model(str(out))
     assert config.arch == 'vgg16-c-bn'
     kinds = [type(layer).__name__ for layer in list(net)[2]]
     assert kinds == ['Conv2D', 'BatchNorm', 'Activation'] * 3 + ['MaxPool2D']

@@ -22,7 +22,9 @@ import pytest
 import mxnet as mx
 
 from run_helpers import metrics, same_params
-from vgg_gluon import atomic, checkpoint, evaluate, rundir, train
+from vgg_gluon import evaluate, train
+from vgg_gluon.runtime import atomic
+from vgg_gluon.checkpoint import writer as checkpoint, reader as rundir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARGS = ['--arch', '1x32,1x64', '--ratio', '8', '--scale-dense', '--resize', '32',

@@ -3,11 +3,12 @@ import numpy as np
 import pytest
 
 import vgg_gluon  # noqa: F401
-from vgg_gluon import train, training
-from vgg_gluon.augment import make_augment
+from vgg_gluon import train
+from vgg_gluon.training import runner as training
+from vgg_gluon.data.augment import make_augment
 from vgg_gluon.config import Config, ConfigError
-from vgg_gluon.data import BatchIter, resize_images
-from vgg_gluon.jitter import ScaleJitterIter, load_data_jittered
+from vgg_gluon.data.fashion_mnist import BatchIter, resize_images
+from vgg_gluon.data.scale_jitter import ScaleJitterIter, load_data_jittered
 
 
 @pytest.fixture(scope='module')
@@ -107,7 +108,7 @@ def test_sharded_workers_see_one_process_images(slice_):
 
 
 def test_jittered_test_split_is_sharded_too(fmnist_dir):
-    from vgg_gluon.distributed import Workers
+    from vgg_gluon.training.distributed import Workers
     train_iter, test_iter = load_data_jittered(20, 32, 32, 40, root=fmnist_dir,
                                                train_samples=60, test_samples=50, seed=1)
     Workers('dist_sync', 1, 2).shard(train_iter, test_iter, 20)

@@ -1,4 +1,5 @@
 """train_ch5 learns on real Fashion-MNIST and prints d2lzh's lines."""
+import inspect
 import math
 import re
 
@@ -8,7 +9,8 @@ import pytest
 from mxnet import gluon, init
 
 from vgg_gluon import VGG11, evaluate_accuracy, load_data_fashion_mnist, train_ch5, vgg
-from vgg_gluon.loop import TrainingDiverged
+from vgg_gluon.errors import TrainingDiverged
+from vgg_gluon.training.loop import TrainOptions
 
 LINE = re.compile(r'^epoch (\d+), loss (\d+\.\d{4}), train acc (\d\.\d{3}), '
                   r'test acc (\d\.\d{3}), time (\d+\.\d) sec$')
@@ -67,3 +69,47 @@ def test_several_contexts_split_the_batch(fmnist):
     one, two = results
     assert one['loss'] == pytest.approx(two['loss'], rel=1e-4)
     np.testing.assert_allclose(one['weight'], two['weight'], rtol=1e-3, atol=1e-5)
+
+
+def test_the_books_seven_parameters_then_one_options_object():
+    d2lzh = pytest.importorskip('d2lzh')
+    ours = inspect.signature(train_ch5).parameters
+    assert list(ours) == list(inspect.signature(d2lzh.train_ch5).parameters) + ['options']
+    assert ours['options'].kind is inspect.Parameter.KEYWORD_ONLY
+    assert ours['options'].default is None
+
+
+def _tiny():
+    mx.random.seed(1)
+    train_iter, test_iter = load_data_fashion_mnist(32, resize=32, seed=0, train_samples=64,
+                                                    test_samples=32)
+    net = vgg(VGG11, ratio=16, scale_dense=True)
+    net.initialize(init.Xavier())
+    return net, train_iter, test_iter, gluon.Trainer(net.collect_params(), 'sgd',
+                                                     {'learning_rate': 0.05})
+
+
+def test_options_resume_the_count_and_call_the_hooks_around_each_epoch(fmnist, capsys):
+    net, train_iter, test_iter, trainer = _tiny()
+    calls, losses = [], []
+
+    class CountingLoss(gluon.loss.SoftmaxCrossEntropyLoss):
+        def hybrid_forward(self, F, pred, label, sample_weight=None):
+            losses.append(pred.shape[0])
+            return super().hybrid_forward(F, pred, label, sample_weight)
+
+    options = TrainOptions(start_epoch=1, on_epoch_start=lambda e: calls.append(('start', e)),
+                           on_epoch_end=lambda r: calls.append(('end', r['epoch'])),
+                           loss=CountingLoss())
+    history = train_ch5(net, train_iter, test_iter, 32, trainer, mx.cpu(), 3, options=options)
+    assert [r['epoch'] for r in history] == [2, 3]
+    assert calls == [('start', 1), ('end', 2), ('start', 2), ('end', 3)]
+    assert losses == [32, 32] * 2       # the given loss, on every batch of both epochs
+    assert [line.split(',')[0] for line in capsys.readouterr().out.splitlines()[1:]] == [
+        'epoch 2', 'epoch 3']
+
+
+def test_the_extras_are_not_loose_keywords(fmnist):
+    net, train_iter, test_iter, trainer = _tiny()
+    with pytest.raises(TypeError):
+        train_ch5(net, train_iter, test_iter, 32, trainer, mx.cpu(), 1, start_epoch=0)

@@ -8,10 +8,11 @@ import vgg_gluon  # noqa: F401  (before mxnet)
 import mxnet as mx
 
 from benchmarks import memory_check
-from vgg_gluon import memory, summary, train, training
+from vgg_gluon import summary, train
+from vgg_gluon.training import memory, runner as training
 from vgg_gluon.config import Config
 from vgg_gluon.errors import ConfigError
-from vgg_gluon.layer_table import summarize
+from vgg_gluon.models.layer_table import summarize
 
 BOOK = summarize('vgg11', ratio=4, resize=96)   # the book's network
 TERMS = ('parameters_bytes', 'gradients_bytes', 'optimizer_states_bytes', 'activations_bytes',

@@ -5,7 +5,7 @@ import pytest
 from mxnet import init, nd
 
 from vgg_gluon import VGG11, parse_arch, scale_arch, vgg, vgg_block
-from vgg_gluon.arch import ArchError
+from vgg_gluon.models.architectures import ArchError
 
 BOOK_SHAPES = [(1, 64, 112, 112), (1, 128, 56, 56), (1, 256, 28, 28), (1, 512, 14, 14),
                (1, 512, 7, 7), (1, 4096), (1, 4096), (1, 4096), (1, 4096), (1, 10)]
@@ -91,8 +91,8 @@ def test_gradients_reach_every_parameter():
 def test_get_model_by_name_as_the_zoos_do():
     from mxnet.gluon import nn
     from vgg_gluon import get_model
-    from vgg_gluon.arch import ARCH_NAMES
-    from vgg_gluon.model import features_and_head
+    from vgg_gluon.models.architectures import ARCH_NAMES
+    from vgg_gluon.models.vgg import features_and_head
     for name in ARCH_NAMES:
         net = get_model(name, ratio=8, scale_dense=True)
         blocks, head = features_and_head(net)
@@ -126,7 +126,8 @@ def test_the_books_alexnet():
 
 
 def test_alexnet_sizes_and_ratio():
-    from vgg_gluon.model import ALEXNET_MIN_SIZE, get_model
+    from vgg_gluon.models.alexnet import ALEXNET_MIN_SIZE
+    from vgg_gluon.models.registry import get_model
     net = get_model('alexnet', ratio=4)
     net.initialize()
     assert net(nd.zeros((2, 1, ALEXNET_MIN_SIZE, ALEXNET_MIN_SIZE))).shape == (2, 10)

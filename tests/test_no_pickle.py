@@ -4,10 +4,9 @@ A run directory prepared by someone else, with its manifest rewritten to
 match, holds pickles that create a marker file when unpickled, in place of
 every file that is not a parameter file. ``--resume``, ``evaluate``,
 ``predict``, ``export`` and ``testtime`` each refuse it with one line and exit
-status 2, and the marker is never created. A run directory of the old format
-(optimizer states pickled) is refused with the command that converts it; that
-command, for directories the user trusts, is the only code that unpickles,
-and what it converts resumes exactly like the run that never stopped.
+status 2, and the marker is never created. A run directory of checkpoint
+format 1 (optimizer states pickled, written only while the project was being
+built) is refused in one line saying so. Nothing in the package can unpickle.
 """
 import ast
 import json
@@ -22,9 +21,9 @@ from PIL import Image
 import mxnet as mx
 
 from run_helpers import dir_hash, metrics, same_params
-from vgg_gluon import (checkpoint, convert, evaluate, export, predict, rundir, testtime, train,
-                       training)
-from vgg_gluon.atomic import file_digest
+from vgg_gluon import evaluate, export, predict, testtime, train
+from vgg_gluon.checkpoint import reader as rundir
+from vgg_gluon.runtime.atomic import file_digest
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / 'vgg_gluon'
 ARGS = ['--arch', '1x32,1x64', '--ratio', '8', '--scale-dense', '--resize', '32',
@@ -117,7 +116,7 @@ def _states_only(run_dir, marker):
 PLANTS = {  # name: (planter, word in every refusal, commands that must refuse)
     'every-file': (_every_file, 'config.json: cannot read', 'all'),
     'manifest-too': (_manifest_too, 'config.json: cannot read', 'all'),
-    'old-format': (_old_format, 'python -m vgg_gluon.convert', 'all'),
+    'old-format': (_old_format, 'checkpoint format 1', 'all'),
     # evaluate, predict, export and testtime never open the states file
     'states-only': (_states_only, '--resume: ', 'resume'),
 }
@@ -172,54 +171,7 @@ def test_no_command_unpickles_a_planted_file(plant, runs, tmp_path, image, capsy
     assert dir_hash(run_dir) == before
 
 
-def test_the_old_format_is_refused_until_converted_then_resumes_exactly(runs, tmp_path, capsys):
-    run_dir = str(tmp_path / 'old')
-    shutil.copytree(runs['one'], run_dir)
-    _to_format_1(run_dir)
-    assert _manifest(run_dir)['format_version'] == 1
-    assert train.main(['--resume', run_dir, '--epochs', '3']) == 2
-    err = capsys.readouterr().err
-    assert f'python -m vgg_gluon.convert {run_dir}' in err and 'pickle' in err, err
-    assert convert.main([run_dir]) == 0
-    assert 'format 2' in capsys.readouterr().out
-    assert sorted(os.listdir(os.path.join(run_dir, 'checkpoints'))) == [
-        'epoch-0001.params', 'epoch-0001.states.nd']          # the pickle is gone
-    assert convert.main([run_dir]) == 0                       # twice: nothing to do
-    assert 'already' in capsys.readouterr().out
-    assert train.main(['--resume', run_dir, '--epochs', '3']) == 0
-    assert metrics(run_dir) == metrics(runs['three'])
-    assert same_params(run_dir, runs['three'])
-
-
-def test_convert_is_the_one_door_and_says_so(runs, tmp_path, capsys):
-    """convert unpickles (its help says so first); on a hostile file the code runs
-    there, which is why only a directory the user trusts may be converted."""
-    assert 'UNPICKLES' in convert.build_parser().format_help()
-    run_dir, marker = str(tmp_path / 'hostile'), str(tmp_path / 'marker')
-    shutil.copytree(runs['three'], run_dir)
-    _old_format(run_dir, marker)
-    assert convert.main([run_dir]) == 2
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and 'Trainer.save_states' in err
-    assert os.path.exists(marker)
-
-
-def _to_format_1(run_dir):
-    """Rewrite a current run directory as vgg_gluon wrote format 1: the optimizer
-    states pickled by MXNet's Trainer.save_states, manifest version 1."""
-    manifest = rundir.read_checkpoint(run_dir)
-    config = rundir.config_from_dict(manifest['config'], run_dir)
-    net, trainer = training.build_model(config, [mx.cpu()])
-    checkpoint.restore(run_dir, manifest, net, trainer, config, [mx.cpu()])
-    os.remove(_states_path(run_dir))
-    name = manifest['files']['states'][:-len('.nd')]
-    trainer.save_states(os.path.join(run_dir, name))   # MXNet's pickle
-    manifest.update(format_version=1, files={**manifest['files'], 'states': name})
-    del manifest['optimizer']
-    _write_manifest(run_dir, manifest)
-
-
-# ---- the source: nothing but legacy.py can unpickle ------------------------------
+# ---- the source: nothing in the package can unpickle ------------------------------
 
 UNPICKLERS = {'pickle', 'cPickle', '_pickle', 'dill', 'cloudpickle', 'joblib', 'shelve',
               'marshal', 'jsonpickle'}
@@ -245,10 +197,10 @@ def _unsafe_loads(tree):
                     yield node.lineno, 'np.load without allow_pickle=False'
 
 
-def test_only_the_converter_can_unpickle():
-    found = {path.name: list(_unsafe_loads(ast.parse(path.read_text())))
-             for path in sorted(PACKAGE.glob('*.py'))}
-    assert sorted(name for name, rows in found.items() if rows) == ['legacy.py']
-    assert [what for _, what in found['legacy.py']] == ['import pickle']
+def test_nothing_in_the_package_can_unpickle():
+    found = {str(path.relative_to(PACKAGE)): list(_unsafe_loads(ast.parse(path.read_text())))
+             for path in sorted(PACKAGE.rglob('*.py'))}
+    assert {name: rows for name, rows in found.items() if rows} == {}
+    assert len(found) > 40                  # the scan reads every module, subpackages too
     # the scan sees what it looks for
     assert list(_unsafe_loads(ast.parse('import numpy as np\nnp.load(f)\nt.load_states(f)')))

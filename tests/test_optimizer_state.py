@@ -18,13 +18,14 @@ import pytest
 import mxnet as mx
 from mxnet import gluon, init
 
-from vgg_gluon import checkpoint, mxnet_internals, optimizer_state, rundir
+from vgg_gluon.checkpoint import writer as checkpoint, optimizer_state, reader as rundir
+from vgg_gluon.runtime import mxnet_internals
 from vgg_gluon.config import Config
 from vgg_gluon.errors import CheckpointError
-from vgg_gluon.loop import train_ch5
-from vgg_gluon.model import build_net
-from vgg_gluon.rng import seed_epoch, seed_everything
-from vgg_gluon.training import load_data
+from vgg_gluon.training.loop import TrainOptions, train_ch5
+from vgg_gluon.models.vgg import build_net
+from vgg_gluon.runtime.seeding import seed_epoch, seed_everything
+from vgg_gluon.training.runner import load_data
 
 CONFIG = Config(arch='1x32,1x64', ratio=8, scale_dense=True, resize=32, batch_size=64,
                 train_samples=512, test_samples=128, seed=3, quiet=True)
@@ -65,9 +66,10 @@ def _epochs(net, trainer, data, ctxs, start, on_epoch_end=None):
     def on_epoch_start(epoch):
         train_iter.set_epoch(epoch)
         seed_epoch(CONFIG.seed, epoch)
+    options = TrainOptions(start_epoch=start, on_epoch_start=on_epoch_start,
+                           on_epoch_end=on_epoch_end)
     history = train_ch5(net, train_iter, test_iter, CONFIG.batch_size, trainer, ctxs, 3,
-                        start_epoch=start, on_epoch_start=on_epoch_start,
-                        on_epoch_end=on_epoch_end)
+                        options=options)
     return [{k: v for k, v in r.items() if k != 'time'} for r in history]
 
 

@@ -2,7 +2,7 @@
 import os
 
 from vgg_gluon import VGG11, train
-from vgg_gluon.flops import forward_flops, layer_macs, train_flops
+from benchmarks.flops import forward_flops, layer_macs, train_flops
 
 
 def test_layer_macs_match_a_hand_count_of_vgg11_ratio4_96px():

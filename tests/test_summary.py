@@ -10,8 +10,8 @@ import mxnet as mx
 from mxnet import init
 
 from vgg_gluon import summary
-from vgg_gluon.model import get_model
-from vgg_gluon.layer_table import Field, receptive_field, summarize
+from vgg_gluon.models.registry import get_model
+from vgg_gluon.models.layer_table import Field, receptive_field, summarize
 
 CONV3 = (3, 1, 1)   # kernel, stride, padding of every VGG conv
 POOL = (2, 2, 0)

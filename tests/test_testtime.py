@@ -9,8 +9,8 @@ import mxnet as mx
 from mxnet import init
 
 from vgg_gluon import testtime, train
-from vgg_gluon.model import vgg_from_spec
-from vgg_gluon.multiscale import (crop_offsets, crops, dense_scores, flipped,
+from vgg_gluon.models.vgg import vgg_from_spec
+from vgg_gluon.inference.multiscale import (crop_offsets, crops, dense_scores, flipped,
                                   to_fully_convolutional)
 
 

@@ -9,15 +9,18 @@ import pytest
 import mxnet as mx
 from mxnet import gluon
 
-from vgg_gluon import augment, rundir, schedules, train, training
-from vgg_gluon.checkpoint import CheckpointWriter
+from vgg_gluon import train
+from vgg_gluon.data import augment
+from vgg_gluon.checkpoint import reader as rundir
+from vgg_gluon.training import schedules, runner as training
+from vgg_gluon.checkpoint.writer import CheckpointWriter
 from vgg_gluon.config import Config
-from vgg_gluon.data import BatchIter
+from vgg_gluon.data.fashion_mnist import BatchIter
 from vgg_gluon.errors import ConfigError
-from vgg_gluon.loop import SmoothedCrossEntropy, train_ch5
-from vgg_gluon.model import build_net
-from vgg_gluon.optimizers import NAG
-from vgg_gluon.prediction import predict_probabilities, read_image, to_batch
+from vgg_gluon.training.loop import SmoothedCrossEntropy, TrainOptions, train_ch5
+from vgg_gluon.models.vgg import build_net
+from vgg_gluon.training.optimizers import NAG
+from vgg_gluon.inference.images import predict_probabilities, read_image, to_batch
 
 ALL = 'resized-crop,crop,flip,erase'
 
@@ -238,7 +241,7 @@ def _export_and_predict_take_the_epoch(run_dir, epochs):
         with contextlib.redirect_stdout(io.StringIO()) as stdout:
             assert predict.main([run_dir, image, '--epoch', name, '--top-k', '10']) == 0
         printed[name] = stdout.getvalue()
-        net, config = rundir.load_model(run_dir, epoch=name)
+        net, config, _ = rundir.load_model(run_dir, epoch=name)
         X = to_batch(read_image(image)[None], config.resize)
         probabilities = predict_probabilities(net, X, mx.cpu())[0]
         shown = dict(item.rsplit(' ', 1) for item in
@@ -266,8 +269,8 @@ def test_the_best_epoch_is_kept_beside_the_last_and_loaded_on_request(tmp_path):
     assert manifest['best']['epoch'] == 2 and manifest['best']['test_acc'] == 0.7  # ties: earlier
     assert saved[3] == ['epoch-0002.params', 'epoch-0003.params', 'epoch-0003.states.nd']
     assert rundir.read_checkpoint(str(tmp_path))['best']['params'] == 'checkpoints/epoch-0002.params'
-    best, _ = rundir.load_model(str(tmp_path), epoch='best')
-    last, _ = rundir.load_model(str(tmp_path))
+    best = rundir.load_model(str(tmp_path), epoch='best').net
+    last = rundir.load_model(str(tmp_path)).net
     for net_, epoch in ((best, 2), (last, 4)):
         for p in net_.collect_params().values():
             np.testing.assert_array_equal(p.data().asnumpy(), _weights(epoch, p.shape))
@@ -310,7 +313,8 @@ def test_the_bar_gets_every_batch_with_its_loss_and_the_same_totals(fmnist_dir, 
     _Recorder.made = []
     net, trainer = training.build_model(config, [mx.cpu()])
     train_iter, test_iter = training.load_data(config)
-    history = train_ch5(net, train_iter, test_iter, 64, trainer, mx.cpu(), 1, bar=_Recorder)
+    history = train_ch5(net, train_iter, test_iter, 64, trainer, mx.cpu(), 1,
+                        options=TrainOptions(bar=_Recorder))
     bar, = _Recorder.made
     assert bar.total == 10 and bar.desc == 'epoch 1' and bar.closed
     assert [n for _, _, n in bar.updates] == [64] * 9 + [24]

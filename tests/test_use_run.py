@@ -8,8 +8,10 @@ from PIL import Image
 
 import mxnet as mx
 
-from vgg_gluon import evaluate, export, predict, prediction, rundir, train
-from vgg_gluon.data import TEXT_LABELS, resize_images
+from vgg_gluon import evaluate, export, predict, train
+from vgg_gluon.inference import images as prediction
+from vgg_gluon.checkpoint import reader as rundir
+from vgg_gluon.data.fashion_mnist import TEXT_LABELS, resize_images
 
 ARGS = ['--arch', '1x32,1x64', '--ratio', '8', '--scale-dense', '--resize', '32',
         '--optimizer', 'adam', '--lr', '0.002', '--batch-size', '64',
@@ -78,7 +80,7 @@ def test_predict_reads_any_image_and_reports_bad_files(run_dir, fmnist, tmp_path
     for line in lines:
         assert len(line.split(': ', 1)[1].split(', ')) == 3
     # the 28x28 PNG of a test image is exactly that test image to the network
-    net, _ = rundir.load_model(run_dir)
+    net = rundir.load_model(run_dir).net
     probabilities = net(_real_batch(fmnist, 1)).softmax(axis=1).asnumpy()[0]
     best = probabilities.argmax()
     assert lines[0] == paths[0] + ': ' + ', '.join(
@@ -95,7 +97,7 @@ def test_export_mxnet_and_onnx_agree_with_the_trained_network(run_dir, fmnist, t
     out = str(tmp_path / 'export')
     assert export.main([run_dir, '--out', out]) == 0
     assert 'check onnx: batch 7' in capsys.readouterr().out
-    net, _ = rundir.load_model(run_dir)
+    net = rundir.load_model(run_dir).net
     imported = mx.gluon.SymbolBlock.imports(os.path.join(out, 'vgg-symbol.json'), ['data'],
                                             os.path.join(out, 'vgg-0000.params'))
     session = onnxruntime.InferenceSession(os.path.join(out, 'vgg.onnx'),

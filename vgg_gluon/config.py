@@ -7,12 +7,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .arch import check_ratio, min_input_size, parse_arch
+from .models.architectures import check_ratio, min_input_size, parse_arch
 from .errors import ConfigError
 
 # Gluon Trainer kvstores: one machine (local, device) or MXNet's parameter server (dist_*)
 KVSTORES = ('local', 'device', 'dist_sync', 'dist_device_sync', 'dist_async')
 OPTIMIZERS = ('sgd', 'nag', 'adam')
+SCHEDULES = ('constant', 'step', 'cosine', 'onecycle')  # training/schedules.py builds them
 
 
 @dataclass
@@ -74,10 +75,11 @@ class Config:
                             ('test_samples', self.test_samples)):
             if value is not None and (not _is_int(value) or value < 1):
                 raise ConfigError(f"must be a positive integer, got {value!r}", flag=flag)
+        from .runtime.devices import parse_gpus
         parse_gpus(self.gpus)
         if self.scale_jitter is not None:
             check_scale_jitter(self.scale_jitter, self.resize)
-            from .augment import CROPS, parse_augment
+            from .data.augment import CROPS, parse_augment
             crops = [a for a in parse_augment(self.augment) if a in CROPS]
             if crops:
                 raise ConfigError(f"scale jittering makes its own crops: with --scale-jitter "
@@ -94,8 +96,7 @@ class Config:
 
     def _check_toolkit(self):
         """Momentum, weight decay, the schedule, label smoothing, augmentation."""
-        from .augment import parse_augment
-        from .schedules import check_schedule
+        from .data.augment import parse_augment
         if not (_is_number(self.momentum) and 0 <= self.momentum < 1):
             raise ConfigError(f"must be a number in [0, 1), got {self.momentum!r}",
                               flag='momentum')
@@ -133,17 +134,26 @@ def check_scale_jitter(value, resize):
                           flag='scale_jitter')
 
 
-def parse_gpus(text):
-    """'auto' -> None, 'cpu' -> [], '0,1' -> [0, 1]; ConfigError otherwise."""
-    if text == 'auto':
-        return None
-    if text == 'cpu':
-        return []
-    try:
-        ids = [int(part) for part in text.split(',')]
-    except ValueError:
-        ids = [-1]
-    if any(i < 0 for i in ids) or len(set(ids)) != len(ids):
-        raise ConfigError(f"must be auto, cpu or distinct GPU ids like 0,1; got {text!r}",
-                          flag='gpus')
-    return ids
+def check_schedule(config):
+    """ConfigError naming the flag for a schedule that cannot run."""
+    if config.lr_schedule not in SCHEDULES:
+        raise ConfigError(f"must be one of {', '.join(SCHEDULES)}, got {config.lr_schedule!r}",
+                          flag='lr_schedule')
+    warmup = config.warmup_epochs
+    if warmup is not None and not (isinstance(warmup, (int, float)) and not isinstance(
+            warmup, bool) and 0 <= warmup < config.epochs):
+        raise ConfigError(f"must be a number from 0 to less than --epochs ({config.epochs}): "
+                          f"the warm-up cannot be the whole run, got {warmup!r}",
+                          flag='warmup_epochs')
+    steps = config.lr_steps
+    if config.lr_schedule == 'step':
+        if not steps or not all(isinstance(s, int) and not isinstance(s, bool) for s in steps) \
+                or list(steps) != sorted(set(steps)) or steps[0] < 1:
+            raise ConfigError(f"--lr-schedule step needs increasing epochs >= 1 like 30,60, "
+                              f"got {steps!r}", flag='lr_steps')
+    elif steps is not None:
+        raise ConfigError(f"only with --lr-schedule step (not {config.lr_schedule})",
+                          flag='lr_steps')
+    factor = config.lr_factor
+    if not (isinstance(factor, (int, float)) and 0 < factor <= 1):
+        raise ConfigError(f"must be a number in (0, 1], got {factor!r}", flag='lr_factor')

@@ -1,18 +1,38 @@
-"""The one exception family of vgg_gluon: input it cannot use.
+"""Every exception vgg_gluon raises on purpose, under one base class.
 
-Every error the library raises for bad input is an ``Error`` carrying
-``flag``, the name of the setting to change, as ``Config`` spells it
-(``'lr'``, ``'batch_size'``, ``'run_dir'``), or None. The library never spells
-a command-line option: ``cli.fail`` turns ``'batch_size'`` into
-``--batch-size`` (and ``'run_dir'`` into ``RUN_DIR``) when it prints the one
-line a command shows for bad input.
+``VGGGluonError`` is the base: a command catches it, and only it, and
+``cli.arguments.report`` turns each kind into its one line and exit status.
+
+- ``Error`` (a ``ValueError``): input vgg_gluon cannot use. It carries
+  ``flag``, the name of the setting to change as ``Config`` spells it
+  (``'lr'``, ``'batch_size'``, ``'run_dir'``), or None. The library never
+  spells a command-line option: the command line turns ``'batch_size'`` into
+  ``--batch-size`` (and ``'run_dir'`` into ``RUN_DIR``). Exit status 2.
+- ``TrainingDiverged``: the loss became NaN or infinite. Exit status 1.
+- ``SaveFailed``: the run directory could not be written. Exit status 74.
+- ``Interrupted``: SIGINT or SIGTERM. Exit status 128 + the signal.
+
+The base is a ``BaseException``, like ``KeyboardInterrupt``, because
+``Interrupted`` must pass through every ``except Exception`` on the way
+(ours, MXNet's, tqdm's); the other kinds are ``Exception`` subclasses too.
 """
+import signal
+
+EXIT_USAGE = 2     # bad input (argparse's own status)
+EXIT_IO = 74       # the run directory could not be written (sysexits' EX_IOERR)
 
 
-class Error(ValueError):
+class VGGGluonError(BaseException):
+    """The base of everything vgg_gluon raises on purpose."""
+
+    exit_status = 1
+
+
+class Error(VGGGluonError, ValueError):
     """Input vgg_gluon cannot use; ``flag`` names the setting to change."""
 
     default_flag = None
+    exit_status = EXIT_USAGE
 
     def __init__(self, message, flag=None):
         super().__init__(message)
@@ -39,3 +59,38 @@ class CheckpointError(Error):
     """A run directory that cannot be trusted or does not fit what was asked."""
 
     default_flag = 'run_dir'
+
+
+class ImageError(Error):
+    """A file that is not a readable image."""
+
+    default_flag = 'images'
+
+
+class LaunchError(Error):
+    """Bad launcher input; ``flag`` names the option."""
+
+
+class TrainingDiverged(VGGGluonError, RuntimeError):
+    """The training loss became NaN or infinite; ``epochs_done`` and
+    ``run_dir`` (when known) say what is saved."""
+
+
+class SaveFailed(VGGGluonError, Exception):
+    """A checkpoint (or the run directory) could not be written: a full disk, a
+    read-only or removed directory. The previous checkpoint is untouched."""
+
+    exit_status = EXIT_IO
+
+
+class Interrupted(VGGGluonError):
+    """SIGINT or SIGTERM arrived; ``exit_status`` is the shell's 128 + signal."""
+
+    def __init__(self, signum):
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        super().__init__(f"stopped by {self.name}")
+
+    @property
+    def exit_status(self):
+        return 128 + self.signum

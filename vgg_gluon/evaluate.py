@@ -11,21 +11,16 @@ import json
 import os
 import sys
 
-from . import _threads  # noqa: F401  (before mxnet)
-from .atomic import atomic_write_text
-from .cli import fail, int_arg, open_run, run_dir_parser
-from .errors import ConfigError, Error
-from .evaluation import confusion_matrix, plot_confusion, summarize, test_iter_for
-from .rundir import read_checkpoint
-
-PROG = 'python -m vgg_gluon.evaluate'
+from .cli.arguments import (doc_body, doc_summary, fail, open_run, positive_int_arg, prog, report,
+                            run_dir_parser)
+from .errors import VGGGluonError
 
 
 def build_parser():
-    p = run_dir_parser(PROG, __doc__.split('\n')[0], epilog=__doc__.split('\n', 2)[2])
-    p.add_argument('--test-samples', type=int_arg('a positive integer'), default=None,
+    p = run_dir_parser('evaluate', doc_summary(__doc__), epilog=doc_body(__doc__))
+    p.add_argument('--test-samples', type=positive_int_arg(), default=None,
                    help='evaluate on the first N test images only (default: all 10000)')
-    p.add_argument('--batch-size', type=int_arg('a positive integer'), default=None,
+    p.add_argument('--batch-size', type=positive_int_arg(), default=None,
                    help="default: the run's")
     p.add_argument('--data-dir', default=None, help="Fashion-MNIST IDX files (default: the run's, "
                                                     "else the usual places)")
@@ -37,23 +32,19 @@ def build_parser():
 def main(argv=None):
     """Entry point; returns the exit status (2: bad input)."""
     args = build_parser().parse_args(argv)
+    cmd = prog('evaluate')
+    from .inference.confusion import confusion_matrix, plot_confusion, summarize, test_iter_for
+    from .runtime.atomic import atomic_write_text
     try:
-        if args.batch_size is not None and args.batch_size < 1:
-            raise ConfigError(f"must be a positive integer, got {args.batch_size}",
-                              flag='batch_size')
-        net, config, ctx = open_run(args)
+        (net, config, epoch), ctx = open_run(args)
         net.hybridize(static_alloc=True, static_shape=True)
         test_iter = test_iter_for(config, args.test_samples, args.batch_size, args.data_dir)
         out = args.out or args.run_dir
         os.makedirs(out, exist_ok=True)
-    except Error as err:
-        return fail(PROG, err)
+    except VGGGluonError as err:
+        return report(cmd, err)
     except OSError as err:
-        return fail(PROG, f"--out: cannot create {args.out} ({err.strerror})")
-    manifest = read_checkpoint(args.run_dir)
-    epoch = manifest['epoch'] if manifest else config.epochs
-    if args.epoch == 'best' and manifest:
-        epoch = manifest['best']['epoch']
+        return fail(cmd, f"--out: cannot create {args.out} ({err.strerror})")
     counts = confusion_matrix(net, test_iter, ctx)
     summary = summarize(counts)
     summary.update(run_dir=args.run_dir, epoch=epoch, arch=config.arch, ratio=config.ratio)

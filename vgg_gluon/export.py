@@ -12,16 +12,12 @@ trained network before the command ends (onnxruntime, if installed).
 import os
 import sys
 
-from . import _threads  # noqa: F401  (before mxnet)
-from .cli import fail, open_run, run_dir_parser
-from .deploy import export_all, have
-from .errors import Error
-
-PROG = 'python -m vgg_gluon.export'
+from .cli.arguments import doc_body, doc_summary, fail, open_run, prog, report, run_dir_parser
+from .errors import VGGGluonError
 
 
 def build_parser():
-    p = run_dir_parser(PROG, __doc__.split('\n')[0], epilog=__doc__.split('\n', 2)[2])
+    p = run_dir_parser('export', doc_summary(__doc__), epilog=doc_body(__doc__))
     p.add_argument('--out', default=None, help='output directory (default: RUN_DIR/export)')
     p.add_argument('--no-onnx', dest='onnx', action='store_false', help='MXNet files only')
     return p
@@ -30,16 +26,18 @@ def build_parser():
 def main(argv=None):
     """Entry point; returns the exit status (2: bad input, 1: exported files disagree)."""
     args = build_parser().parse_args(argv)
+    cmd = prog('export')
+    from .inference.formats import export_all, have
     try:
-        net, config, ctx = open_run(args)
+        (net, config, _), ctx = open_run(args)
         out = args.out or os.path.join(args.run_dir, 'export')
         os.makedirs(out, exist_ok=True)
-    except Error as err:
-        return fail(PROG, err)
+    except VGGGluonError as err:
+        return report(cmd, err)
     except OSError as err:
-        return fail(PROG, f"--out: cannot create {out} ({err.strerror})")
+        return fail(cmd, f"--out: cannot create {out} ({err.strerror})")
     if args.onnx and not have('onnx'):
-        return fail(PROG, "--no-onnx: the onnx package is not installed "
+        return fail(cmd, "--no-onnx: the onnx package is not installed "
                           "(pip install 'vgg_gluon[export]'), or give --no-onnx")
     written, diffs = export_all(net, config, ctx, out, onnx=args.onnx)
     print(f"{config.arch}/{config.ratio}, input (batch, 1, {config.resize}, {config.resize}) "
@@ -54,7 +52,7 @@ def main(argv=None):
     if args.onnx and not diffs['onnx']:
         print("check onnx: skipped (onnxruntime is not installed)")
     if worst > 1e-4:
-        print(f"{PROG}: error: the exported model differs from the trained one by {worst:.2e}",
+        print(f"{cmd}: error: the exported model differs from the trained one by {worst:.2e}",
               file=sys.stderr)
         return 1
     return 0

@@ -1,6 +1,13 @@
 """``python -m vgg_gluon.launch``: start MXNet's parameter-server job.
 
+    vgg-gluon launch -n 2 -s 1 train --kvstore dist_sync ...
     python -m vgg_gluon.launch -n 2 -s 1 -- python -m vgg_gluon.train --kvstore dist_sync ...
+
+COMMAND runs under the interpreter this launcher runs under, whatever PATH
+says: a leading ``train`` (or another vgg-gluon command) becomes
+``<this python> -m vgg_gluon.train``, and a leading ``python``, ``python3``
+or ``python3.X`` becomes this interpreter (over ssh, the same path on the
+remote host). Any other COMMAND runs as given.
 
 Starts one scheduler, SERVERS servers and WORKERS workers, each running the
 same COMMAND with MXNet's ``DMLC_*`` environment (in MXNet 1.9 ``import mxnet``
@@ -21,12 +28,21 @@ happened, then exits non-zero: the process's status (128 + N for signal N),
 """
 import argparse
 import os
+import re
 import signal
 import sys
 
-from .cli import Parser, fail  # one-line usage errors, exit status 2
-from .launcher import (DEFAULT_REMOTE_PORT, DEFAULT_STALL_TIMEOUT, PROG, Job, LaunchError,
-                       free_ports, plan, read_hostfile, ssh_command)
+from .cli.arguments import Parser, doc_summary, fail, prog
+from .errors import LaunchError
+from .training.processes import (DEFAULT_REMOTE_PORT, DEFAULT_STALL_TIMEOUT, Job, free_ports,
+                                 plan, read_hostfile, ssh_command)
+
+# what `vgg-gluon launch ... NAME ARGS` may start (the commands a worker runs)
+COMMAND_NAMES = ('train', 'evaluate', 'predict', 'export', 'testtime', 'summary')
+_PYTHON = re.compile(r'python(3(\.\d+)?)?$')
+# launcher options that take a value (to find where COMMAND starts without --)
+_VALUED = {'-n', '--num-workers', '-s', '--num-servers', '--hostfile', '--port', '--grace',
+           '--timeout', '--stall-timeout', '--ssh-config'}
 
 
 def _positive(text):
@@ -60,10 +76,10 @@ def _seconds(text):
 
 
 def build_parser():
-    p = Parser(prog=PROG, description=__doc__.split('\n')[0],
-               usage=f"{PROG} -n WORKERS -s SERVERS [--hostfile FILE] [--port P] -- COMMAND ...",
-               epilog=__doc__[__doc__.index('The job ends'):].strip().replace('``', ''),
-               formatter_class=argparse.RawDescriptionHelpFormatter)
+    name = prog('launch')
+    p = Parser(prog=name, description=doc_summary(__doc__),
+               usage=f"{name} -n WORKERS -s SERVERS [--hostfile FILE] [--port P] [--] COMMAND ...",
+               epilog=__doc__.split('\n', 1)[1].strip().replace('``', ''))
     p.add_argument('-n', '--num-workers', type=_positive, required=True, help='worker processes')
     p.add_argument('-s', '--num-servers', type=_positive, required=True, help='server processes')
     p.add_argument('--hostfile', help='one host per line (# comments); start processes there over ssh')
@@ -84,20 +100,36 @@ def build_parser():
     return p
 
 
+def _command_start(argv):
+    """Where COMMAND starts: after ``--``, else at the first word that is not an
+    option or an option's value; len(argv) when there is none."""
+    if '--' in argv:
+        return argv.index('--')
+    i = 0
+    while i < len(argv) and argv[i].startswith('-'):
+        i += 2 if argv[i] in _VALUED else 1
+    return i
+
+
+def this_python(command):
+    """COMMAND with a leading vgg-gluon command or ``python`` run by this interpreter."""
+    if command[0] in COMMAND_NAMES:
+        return [sys.executable, '-m', f'vgg_gluon.{command[0]}'] + command[1:]
+    if _PYTHON.match(os.path.basename(command[0])):
+        return [sys.executable] + command[1:]
+    return command
+
+
 def parse_args(argv):
-    """argv -> (options, command); the command follows ``--``."""
+    """argv -> (options, command); the command follows ``--`` or the options."""
     argv = list(argv)
-    if '--' not in argv:
-        if {'-h', '--help'} & set(argv):
-            build_parser().parse_args(['--help'])  # prints the help and exits 0
-        build_parser().error("give the command to run after -- "
-                             "(e.g. -- python -m vgg_gluon.train --kvstore dist_sync)")
-    cut = argv.index('--')
+    cut = _command_start(argv)
     args = build_parser().parse_args(argv[:cut])
-    command = argv[cut + 1:]
+    command = argv[cut + 1:] if cut < len(argv) and argv[cut] == '--' else argv[cut:]
     if not command:
-        build_parser().error("the command after -- is empty")
-    return args, command
+        build_parser().error("give the command to run after the options (e.g. train "
+                             "--kvstore dist_sync, or -- python -m vgg_gluon.train ...)")
+    return args, this_python(command)
 
 
 def main(argv=None):
@@ -106,10 +138,10 @@ def main(argv=None):
     try:
         hosts = read_hostfile(args.hostfile) if args.hostfile else None
     except LaunchError as err:
-        return fail(PROG, err)
+        return fail(prog('launch'), err)
     port = args.port or (DEFAULT_REMOTE_PORT if hosts else free_ports(1)[0])
     if args.ssh_config and not os.path.isfile(args.ssh_config):
-        return fail(PROG, LaunchError(f"{args.ssh_config} is not a file", flag='ssh_config'))
+        return fail(prog('launch'), LaunchError(f"{args.ssh_config} is not a file", flag='ssh_config'))
     nodes = plan(args.num_workers, args.num_servers, port, hosts)
     job = Job(args.grace, args.stall_timeout)
 
@@ -128,7 +160,7 @@ def main(argv=None):
         return job.watch(args.timeout)
     except FileNotFoundError as err:
         job.stop()
-        print(f"{PROG}: error: COMMAND: {err.strerror}: {err.filename}", file=sys.stderr)
+        print(f"{prog('launch')}: error: COMMAND: {err.strerror}: {err.filename}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:
         signum = err.args[0] if err.args else signal.SIGINT

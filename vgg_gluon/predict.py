@@ -13,18 +13,12 @@ status is then 2.
 """
 import sys
 
-import numpy as np
-
-from . import _threads  # noqa: F401  (before mxnet)
-from .cli import fail, int_arg, open_run, run_dir_parser
-from .errors import ConfigError, Error
-from .prediction import ImageError, predict_probabilities, read_image, to_batch, top_k
-
-PROG = 'python -m vgg_gluon.predict'
+from .cli.arguments import doc_body, doc_summary, int_arg, open_run, prog, report, run_dir_parser
+from .errors import ConfigError, ImageError, VGGGluonError
 
 
 def build_parser():
-    p = run_dir_parser(PROG, __doc__.split('\n')[0], epilog=__doc__.split('\n', 2)[2])
+    p = run_dir_parser('predict', doc_summary(__doc__), epilog=doc_body(__doc__))
     p.add_argument('images', metavar='IMAGE', nargs='+', help='PNG or JPEG files')
     p.add_argument('--top-k', type=int_arg('an integer from 1 to 10'), default=3,
                    help='how many labels to print per image (1 to 10; default 3)')
@@ -34,21 +28,24 @@ def build_parser():
 def main(argv=None):
     """Entry point; returns the exit status (2: bad input or some image unreadable)."""
     args = build_parser().parse_args(argv)
+    cmd = prog('predict')
+    from .inference.images import predict_probabilities, read_image, to_batch, top_k
     try:
         if not 1 <= args.top_k <= 10:
             raise ConfigError(f"must be an integer from 1 to 10, got {args.top_k}", flag='top_k')
-        net, config, ctx = open_run(args)
-    except Error as err:
-        return fail(PROG, err)
+        (net, config, _), ctx = open_run(args)
+    except VGGGluonError as err:
+        return report(cmd, err)
     images, names, failed = [], [], 0
     for path in args.images:
         try:
             images.append(read_image(path))
             names.append(path)
         except ImageError as err:
-            print(f"{PROG}: error: {err}", file=sys.stderr)  # names the file; the rest go on
+            print(f"{cmd}: error: {err}", file=sys.stderr)  # names the file; the rest go on
             failed += 1
     if images:
+        import numpy as np
         probabilities = predict_probabilities(net, to_batch(np.stack(images), config.resize), ctx)
         for path, row in zip(names, probabilities):
             print(f"{path}: " + ', '.join(f"{label} {p:.3f}" for label, p in top_k(row, args.top_k)))

@@ -13,39 +13,30 @@ states, the activations kept for the backward pass per block, and the total
 (``memory.py`` says what is counted); with --memory SIZE, whether it fits and
 the largest batch that would.
 """
-import argparse
 import json
 import sys
 
-from . import _threads  # noqa: F401  (before mxnet)
-from .arch import ARCH_NAMES
-from .cli import Parser, fail, float_arg, int_arg
+from .cli.arguments import (Parser, arch_help, doc_body, doc_summary, float_arg, int_arg,
+                            positive_int_arg, prog, report)
 from .config import OPTIMIZERS, Config
-from .errors import ConfigError
-from .layer_table import format_table, summarize
-from .memory import estimate, format_memory, parse_size, with_budget
-from .model import ALEXNET_MIN_SIZE, get_model
-
-PROG = 'python -m vgg_gluon.summary'
+from .errors import ConfigError, VGGGluonError
 
 
 def build_parser():
-    p = Parser(prog=PROG, description=__doc__.split('\n')[0],
-               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('--arch', default='vgg11',
-                   help=f"{', '.join(ARCH_NAMES)}, blocks as CONVSxCHANNELS,..., or alexnet")
+    p = Parser(prog=prog('summary'), description=doc_summary(__doc__), epilog=doc_body(__doc__))
+    p.add_argument('--arch', default='vgg11', help=arch_help())
     # Defaults: the book's first network, VGG-11 in full on one 224-pixel
     # Fashion-MNIST channel (d2lzh's 'X = nd.random.uniform(shape=(1, 1, 224, 224))').
-    p.add_argument('--ratio', type=int_arg('a positive integer'), default=1,
+    p.add_argument('--ratio', type=positive_int_arg(), default=1,
                    help='divide every conv channel count by this (the book trains with 4)')
     p.add_argument('--resize', type=int_arg('an integer of at least 32'), default=224,
                    help='input side in pixels')
-    p.add_argument('--in-channels', type=int_arg('a positive integer'), default=1,
+    p.add_argument('--in-channels', type=positive_int_arg(), default=1,
                    help='input channels (1: Fashion-MNIST, 3: ImageNet)')
-    p.add_argument('--classes', type=int_arg('a positive integer'), default=10,
+    p.add_argument('--classes', type=positive_int_arg(), default=10,
                    help='output classes (10: Fashion-MNIST, 1000: ImageNet)')
     p.add_argument('--scale-dense', action='store_true', help='also divide the dense width by --ratio')
-    p.add_argument('--batch-size', type=int_arg('a positive integer'), default=None,
+    p.add_argument('--batch-size', type=positive_int_arg(), default=None,
                    help='estimate the training memory at this batch per device '
                         '(128 when only --memory is given)')
     p.add_argument('--optimizer', choices=OPTIMIZERS, default='sgd',
@@ -61,6 +52,10 @@ def build_parser():
 
 def _check(args):
     """ConfigError naming the flag for the first value out of range."""
+    from .models.alexnet import ALEXNET_MIN_SIZE
+    from .models.registry import check_name, get_model
+    from .training.memory import parse_size
+    check_name(args.arch)  # ArchError listing every name the registry builds
     # Config checks the VGG settings, the optimizer and momentum as train does
     config = Config(arch='vgg11' if args.arch == 'alexnet' else args.arch, ratio=args.ratio,
                     resize=args.resize, scale_dense=args.scale_dense,
@@ -84,8 +79,10 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         budget = _check(args)
-    except ConfigError as err:
-        return fail(PROG, err)
+    except VGGGluonError as err:
+        return report(prog('summary'), err)
+    from .models.layer_table import format_table, summarize
+    from .training.memory import estimate, format_memory, with_budget
     table = summarize(args.arch, args.ratio, args.resize, args.in_channels, args.classes,
                       args.scale_dense)
     text = format_table(table)

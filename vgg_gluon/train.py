@@ -14,19 +14,12 @@ import argparse
 import os
 import sys
 
-from . import _threads  # noqa: F401  (before mxnet)
-from .arch import ARCH_NAMES
-from .augment import AUGMENTATIONS
-from .cli import (Parser, explicit_settings, fail, float_arg, int_arg, int_list_arg, pair_arg,
-                  spell)
-from .config import KVSTORES, OPTIMIZERS, Config
-from .errors import ConfigError, Error
-from .recipes import RECIPES, describe
-from .schedules import SCHEDULES
-
-PROG = 'python -m vgg_gluon.train'
-EXIT_IO = 74   # sysexits.h EX_IOERR: the run directory could not be written
-
+from .cli.arguments import (Parser, arch_help, doc_body, doc_summary, explicit_settings, float_arg, int_arg,
+                            int_list_arg, pair_arg, prog, report, spell)
+from .config import KVSTORES, OPTIMIZERS, SCHEDULES, Config
+from .data.augment import AUGMENTATIONS
+from .errors import ConfigError, Error, Interrupted, SaveFailed, TrainingDiverged, VGGGluonError
+from .training.recipes import RECIPES, describe
 
 class _NoDefaults:
     """Every default ``argparse.SUPPRESS``: only the flags given appear."""
@@ -36,87 +29,112 @@ class _NoDefaults:
 
 
 def build_parser(defaults=True):
-    """The flags; with defaults=False every default is left out (explicit_settings)."""
+    """The flags, in groups; with defaults=False every default is left out
+    (explicit_settings)."""
     d = Config() if defaults else _NoDefaults()
     none = None if defaults else argparse.SUPPRESS
-    p = Parser(prog=PROG, description=__doc__.split('\n')[0],
-               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('--arch', default=d.arch,
-                   help=f"{', '.join(ARCH_NAMES)} (paper's A, A-LRN, B, C, D, E; -bn: batch norm) "
-                        f"or blocks as CONVSxCHANNELS,... (e.g. 1x64,1x128,2x256; 3x256:3-3-1 "
-                        f"gives each conv's kernel size; suffix -lrn, -bn)")
-    p.add_argument('--ratio', type=int_arg('a positive integer'), default=d.ratio,
-                   help='divide every conv channel count by this (the book uses 4)')
-    p.add_argument('--scale-dense', action='store_true', default=d.scale_dense,
-                   help='also divide the dense width by --ratio')
-    p.add_argument('--resize', type=int_arg('an integer of at least 32'), default=d.resize,
-                   help='input side in pixels (the book: 96 to fit memory, 224 in full)')
-    p.add_argument('--epochs', type=int_arg('a positive integer'), default=d.epochs)
-    p.add_argument('--lr', type=float_arg('a positive number'), default=d.lr, help='learning rate')
-    p.add_argument('--batch-size', type=int_arg('a positive integer'), default=d.batch_size)
-    p.add_argument('--optimizer', choices=OPTIMIZERS, default=d.optimizer,
-                   help='sgd, nag (SGD with Nesterov momentum) or adam')
-    _toolkit_flags(p, d, none)
-    p.add_argument('--seed', type=int_arg('an integer'), default=d.seed)
-    p.add_argument('--gpus', default=d.gpus, help="auto (gpu 0 if present), cpu, or ids like 0,1")
-    p.add_argument('--data-dir', default=d.data_dir,
-                   help='Fashion-MNIST IDX files (default: $VGG_GLUON_DATA, ~/.mxnet/datasets/'
-                        'fashion-mnist, /usr/share/datasets/fashion-mnist, else download)')
-    p.add_argument('--out', default=d.out, help='run directory (default: runs/<date-time>)')
-    p.add_argument('--train-samples', type=int_arg('a positive integer'), default=none,
-                   help='train on the first N images only (quick runs)')
-    p.add_argument('--test-samples', type=int_arg('a positive integer'), default=none,
-                   help='evaluate on the first N test images only')
-    p.add_argument('--scale-jitter', type=pair_arg('SMIN,SMAX'), default=none, metavar='SMIN,SMAX',
-                   help='scale jittering: rescale each training image to a random side S in '
-                        '[SMIN, SMAX], then crop a random --resize square (the paper: 256,512 for 224)')
-    p.add_argument('--quiet', action='store_true', default=d.quiet,
-                   help='no progress bar or start-up lines')
-    p.add_argument('--no-hybridize', dest='hybridize', action='store_false', default=d.hybridize,
-                   help='run imperatively (slower; for debugging)')
-    p.add_argument('--resume', metavar='RUN_DIR', default=none,
-                   help='continue RUN_DIR from its last complete epoch with its own settings; '
-                        'only --epochs, --lr, --data-dir, --gpus, --quiet may change')
-    p.add_argument('--dropout', type=float_arg('a number in [0, 1)'), default=d.dropout,
-                   help='dropout rate after the dense layers (0: off)')
-    p.add_argument('--kvstore', choices=KVSTORES, default=d.kvstore,
-                   help='Gluon kvstore; dist_* need python -m vgg_gluon.launch')
-    p.add_argument('--horovod', action='store_true', default=d.horovod,
-                   help='all-reduce with Horovod (run under horovodrun)')
-    p.add_argument('--amp', action='store_true', default=d.amp,
-                   help='train in float16 with MXNet AMP (GPU only; about 2x on tensor cores)')
-    p.add_argument('--recipe', choices=tuple(RECIPES), default=none,
-                   help='a seed system\'s recipe by name (flags given as well override it)')
-    p.add_argument('--list-recipes', action=_ListRecipes, help='print the recipes and exit')
+    p = Parser(prog=prog('train'), description=doc_summary(__doc__), epilog=doc_body(__doc__))
+    g = p.add_argument_group('recipe')
+    g.add_argument('--recipe', choices=tuple(RECIPES), default=none,
+                   help="a seed system's recipe by name (flags given as well override it)")
+    g.add_argument('--list-recipes', action=_ListRecipes, help='print the recipes and exit')
+    _model_flags(p.add_argument_group('model'), d)
+    _data_flags(p.add_argument_group('data'), d, none)
+    _optimisation_flags(p.add_argument_group('optimisation'), d, none)
+    _augmentation_flags(p.add_argument_group('augmentation'), d, none)
+    _run_flags(p.add_argument_group('run directory'), d, none)
+    _distributed_flags(p.add_argument_group('devices and distributed training'), d)
     return p
 
 
-def _toolkit_flags(p, d, none):
-    """Momentum, weight decay, the learning-rate schedule, label smoothing, augmentation."""
-    p.add_argument('--momentum', type=float_arg('a number in [0, 1)'), default=d.momentum,
-                   help='momentum of sgd and nag (0: the book\'s plain SGD)')
-    p.add_argument('--wd', type=float_arg('a finite number >= 0'), default=d.wd,
+def _model_flags(g, d):
+    g.add_argument('--arch', default=d.arch, help=arch_help().replace(
+        'alexnet, ', '').replace("; alexnet: the book's, to compare with", '') +
+        " (alexnet: summary only)")
+    g.add_argument('--ratio', type=int_arg('a positive integer'), default=d.ratio,
+                   help='divide every conv channel count by this (the book uses 4)')
+    g.add_argument('--scale-dense', action='store_true', default=d.scale_dense,
+                   help='also divide the dense width by --ratio')
+    g.add_argument('--dropout', type=float_arg('a number in [0, 1)'), default=d.dropout,
+                   help='dropout rate after the dense layers (0: off)')
+    g.add_argument('--no-hybridize', dest='hybridize', action='store_false', default=d.hybridize,
+                   help='run imperatively (slower; for debugging)')
+
+
+def _data_flags(g, d, none):
+    g.add_argument('--resize', type=int_arg('an integer of at least 32'), default=d.resize,
+                   help='input side in pixels (the book: 96 to fit memory, 224 in full)')
+    g.add_argument('--data-dir', default=d.data_dir,
+                   help='Fashion-MNIST IDX files (default: $VGG_GLUON_DATA, ~/.mxnet/datasets/'
+                        'fashion-mnist, /usr/share/datasets/fashion-mnist, else download)')
+    g.add_argument('--train-samples', type=int_arg('a positive integer'), default=none,
+                   help='train on the first N images only (quick runs; default: all 60000)')
+    g.add_argument('--test-samples', type=int_arg('a positive integer'), default=none,
+                   help='evaluate on the first N test images only (default: all 10000)')
+
+
+def _optimisation_flags(g, d, none):
+    """Epochs, batch, the optimizer, momentum, decay, the rate's schedule, smoothing."""
+    g.add_argument('--epochs', type=int_arg('a positive integer'), default=d.epochs,
+                   help='passes over the training images')
+    g.add_argument('--batch-size', type=int_arg('a positive integer'), default=d.batch_size,
+                   help='images per step (over all devices and workers)')
+    g.add_argument('--lr', type=float_arg('a positive number'), default=d.lr, help='learning rate')
+    g.add_argument('--optimizer', choices=OPTIMIZERS, default=d.optimizer,
+                   help='sgd, nag (SGD with Nesterov momentum) or adam')
+    g.add_argument('--momentum', type=float_arg('a number in [0, 1)'), default=d.momentum,
+                   help="momentum of sgd and nag (0: the book's plain SGD)")
+    g.add_argument('--wd', type=float_arg('a finite number >= 0'), default=d.wd,
                    help='weight decay (L2); none on biases and BatchNorm unless --wd-all')
-    p.add_argument('--wd-all', action='store_true', default=d.wd_all,
-                   help='decay biases and BatchNorm\'s gamma and beta too')
-    p.add_argument('--lr-schedule', choices=SCHEDULES, default=d.lr_schedule,
+    g.add_argument('--wd-all', action='store_true', default=d.wd_all,
+                   help="decay biases and BatchNorm's gamma and beta too")
+    g.add_argument('--lr-schedule', choices=SCHEDULES, default=d.lr_schedule,
                    help='the rate per batch: constant, step (x --lr-factor after each of '
                         '--lr-steps), cosine (to 0), onecycle (lr/25 up to lr, then down to 0)')
-    p.add_argument('--warmup-epochs', type=float_arg('a number >= 0'), default=none,
+    g.add_argument('--warmup-epochs', type=float_arg('a number >= 0'), default=none,
                    help='rise linearly to --lr over this many epochs first '
-                        '(default 0; onecycle: 30%% of the run)')
-    p.add_argument('--lr-steps', type=int_list_arg('increasing epochs like 30,60'),
+                        '(default: 0; onecycle: 30%% of the run)')
+    g.add_argument('--lr-steps', type=int_list_arg('increasing epochs like 30,60'),
                    default=none, metavar='E1,E2,...',
                    help='--lr-schedule step: multiply the rate by --lr-factor after these epochs')
-    p.add_argument('--lr-factor', type=float_arg('a number in (0, 1]'), default=d.lr_factor,
+    g.add_argument('--lr-factor', type=float_arg('a number in (0, 1]'), default=d.lr_factor,
                    help='--lr-schedule step: the factor at each step')
-    p.add_argument('--label-smoothing', type=float_arg('a number in [0, 1)'),
+    g.add_argument('--label-smoothing', type=float_arg('a number in [0, 1)'),
                    default=d.label_smoothing,
                    help='train against targets with this much weight spread over all classes')
-    p.add_argument('--augment', default=d.augment, metavar='LIST',
+
+
+def _augmentation_flags(g, d, none):
+    g.add_argument('--augment', default=d.augment, metavar='LIST',
                    help=f"none, or comma-separated: {', '.join(AUGMENTATIONS)} (pad 4 and crop, "
                         f"random-resized crop, horizontal flip, random erasing), per batch; "
                         f"with --scale-jitter only flip and erase")
+    g.add_argument('--scale-jitter', type=pair_arg('SMIN,SMAX'), default=none, metavar='SMIN,SMAX',
+                   help='scale jittering: rescale each training image to a random side S in '
+                        '[SMIN, SMAX], then crop a random --resize square (the paper: 256,512 '
+                        'for 224; default: off)')
+
+
+def _run_flags(g, d, none):
+    g.add_argument('--out', default=d.out, help='run directory (default: runs/<date-time>)')
+    g.add_argument('--resume', metavar='RUN_DIR', default=none,
+                   help='continue RUN_DIR from its last complete epoch with its own settings; '
+                        'only --epochs, --lr, --data-dir, --gpus, --quiet may change')
+    g.add_argument('--seed', type=int_arg('an integer'), default=d.seed,
+                   help='seeds Python, NumPy and MXNet: the same seed on the same machine '
+                        'gives the same numbers')
+    g.add_argument('--quiet', action='store_true', default=d.quiet,
+                   help='no progress bar or start-up lines')
+
+
+def _distributed_flags(g, d):
+    g.add_argument('--gpus', default=d.gpus, help="auto (gpu 0 if present), cpu, or ids like 0,1")
+    g.add_argument('--amp', action='store_true', default=d.amp,
+                   help='train in float16 with MXNet AMP (GPU only; about 2x on tensor cores)')
+    g.add_argument('--kvstore', choices=KVSTORES, default=d.kvstore,
+                   help='Gluon kvstore; dist_* only under vgg-gluon launch')
+    g.add_argument('--horovod', action='store_true', default=d.horovod,
+                   help='all-reduce with Horovod (only under vgg-gluon horovodrun)')
 
 
 class _ListRecipes(argparse.Action):
@@ -155,7 +173,7 @@ def _announce_recipe(config):
 
 def _prepare(argv):
     """(config, resume or None) from the command line; nothing is written."""
-    from .resume import prepare
+    from .checkpoint.resume import prepare
     if build_parser().parse_args(argv).resume is None:
         config = parse_config(argv)
         _announce_recipe(config)
@@ -173,10 +191,9 @@ def main(argv=None):
     74: the run directory could not be written (a full disk, a read-only or
     removed directory; sysexits' EX_IOERR), 130/143: stopped by Ctrl-C/SIGTERM;
     after 1, 74, 130 and 143 the line on stderr says what is saved and how to go on)."""
-    from .checkpoint import SaveFailed
-    from .interrupt import Interrupted, stop_on_signals
-    from .loop import TrainingDiverged
-    from .training import run
+    build_parser().parse_args(argv)  # --help and usage errors before MXNet loads
+    from .runtime.signals import stop_on_signals
+    from .training.runner import run
     try:
         with stop_on_signals():
             config, resume = _prepare(argv)
@@ -186,32 +203,36 @@ def main(argv=None):
                 return 0
             _warn_memory(config)
             run(config, resume, say=print)
-    except Error as err:
-        return fail(PROG, err)
-    except Interrupted as err:
+    except VGGGluonError as err:
+        return _report(err)
+    return 0
+
+
+def _report(err):
+    """The line for a run that did not finish, with what is saved and how to go on."""
+    if isinstance(err, Interrupted):
         where = getattr(err, 'run_dir', None)
         if where is None:
-            print(f"\n{PROG}: {err} before training began; nothing to resume", file=sys.stderr)
+            print(f"\n{prog('train')}: {err} before training began; nothing to resume", file=sys.stderr)
         else:
-            print(f"\n{PROG}: {err}; {_saved(err.epochs_done)} in {where}; "
+            print(f"\n{prog('train')}: {err}; {_saved(err.epochs_done)} in {where}; "
                   f"{go_on(where)}", file=sys.stderr)
-        return err.exit_status
-    except TrainingDiverged as err:
+    elif isinstance(err, TrainingDiverged):
         hint = ''
         if getattr(err, 'epochs_done', 0):
             hint = (f"; {_saved(err.epochs_done)} in {err.run_dir}, untouched; "
                     f"{go_on(err.run_dir, 'go on from there with a lower rate', ' --lr LR')}")
-        print(f"{PROG}: stopped: {err}{hint}", file=sys.stderr)
-        return 1
-    except SaveFailed as err:
-        print(f"{PROG}: error: {err}; {_after_fault(err.run_dir)}", file=sys.stderr)
-        return EXIT_IO
-    return 0
+        print(f"{prog('train')}: stopped: {err}{hint}", file=sys.stderr)
+    elif isinstance(err, SaveFailed):
+        print(f"{prog('train')}: error: {err}; {_after_fault(err.run_dir)}", file=sys.stderr)
+    else:
+        return report(prog('train'), err)
+    return err.exit_status
 
 
 def _after_fault(run_dir):
     """What is saved in ``run_dir``, as read back now, and how to go on."""
-    from .checkpoint import last_saved_epoch
+    from .checkpoint.writer import last_saved_epoch
     if not os.path.isdir(run_dir):
         return f"nothing is saved ({run_dir} does not exist)"
     try:
@@ -227,7 +248,7 @@ def _after_fault(run_dir):
 def go_on(run_dir, lead='continue with', extra=''):
     """'continue with: python -m vgg_gluon.train --resume RUN_DIR', or for a
     parameter-server run, which cannot be resumed, what its epochs are good for."""
-    from .rundir import optimizer_on_servers
+    from .checkpoint.reader import optimizer_on_servers
     try:
         on_servers = optimizer_on_servers(run_dir)  # the manifest only: fast on a stop
     except Error:
@@ -236,19 +257,19 @@ def go_on(run_dir, lead='continue with', extra=''):
         return (f"a parameter-server run cannot be resumed (the servers kept the optimizer "
                 f"state): evaluate, predict or export its epochs (python -m vgg_gluon.evaluate "
                 f"{run_dir}) or train anew")
-    return f"{lead}: {PROG} --resume {run_dir}{extra}"
+    return f"{lead}: {prog('train')} --resume {run_dir}{extra}"
 
 
 def _warn_memory(config):
     """One line on stderr when the estimate exceeds the memory free on a device
     (the run goes on with the batch asked for: the estimate may be wrong)."""
-    from .memory import check_training, format_size
+    from .training.memory import check_training, format_size
     short = check_training(config)
     if short is None:
         return
     fits = (f"{spell('batch_size')} {short['largest_batch']} would fit" if short['largest_batch']
             else "no batch would fit")
-    print(f"{PROG}: warning: training needs about {format_size(short['estimate_bytes'])} "
+    print(f"{prog('train')}: warning: training needs about {format_size(short['estimate_bytes'])} "
           f"(estimated for batch {short['batch_size']}) but {short['device']} has "
           f"{format_size(short['available_bytes'])} available; {fits}; going on with batch "
           f"{short['batch_size']}", file=sys.stderr)
