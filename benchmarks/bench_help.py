@@ -33,9 +33,10 @@ def rows(pythons):
 
 
 def seconds(argv):
+    """(wall seconds, exit status) of one run of ``argv``."""
     start = time.perf_counter()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - start
+    status = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+    return time.perf_counter() - start, status
 
 
 def main(argv=None):
@@ -50,9 +51,11 @@ def main(argv=None):
     for _, command in table:   # once first: the page cache, .pyc files
         seconds(command)
     times = {label: [] for label, _ in table}
+    statuses = {}
     for _ in range(args.repeats):
         for label, command in table:
-            times[label].append(seconds(command))
+            wall, statuses[label] = seconds(command)
+            times[label].append(wall)
     print(where_and_when('benchmarks.bench_help', argv))
     if args.python:
         print(f"# this: {sys.executable}; other: {args.python}")
@@ -60,8 +63,9 @@ def main(argv=None):
     width = max(len(label) for label in times)
     for label, runs in times.items():
         median = statistics.median(runs)
+        failed = f"; exit status {statuses[label]}" if statuses[label] else ''
         print(f"{label:<{width}}  {median:6.3f} s  ({median / mxnet:4.2f} x the MXNet import; "
-              f"runs {min(runs):.3f}-{max(runs):.3f} s)")
+              f"runs {min(runs):.3f}-{max(runs):.3f} s{failed})")
     return 0
 
 
