@@ -28,6 +28,7 @@ def test_defaults_are_seed_000s_recipe():
             config.epochs, config.optimizer) == ('vgg11', 4, 96, 0.05, 128, 5, 'sgd')
 
 
+@pytest.mark.slow
 def test_end_to_end_in_a_subprocess(tmp_path):
     out = tmp_path / 'run'
     proc = run_cli(*QUICK, '--out', str(out))
@@ -45,6 +46,7 @@ def test_end_to_end_in_a_subprocess(tmp_path):
     assert proc.stderr == ''                        # no progress bar when not a terminal
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers(tmp_path, capsys):
     histories = []
     for name in ('a', 'b', 'c'):
@@ -121,6 +123,7 @@ def test_bad_input_is_one_line_and_status_2(args, message, tmp_path, capsys):
     assert not out.exists()                         # nothing written
 
 
+@pytest.mark.slow
 def test_bad_data_dirs_in_a_subprocess(fmnist_dir, tmp_path):
     """Missing files and a corrupt IDX file: one line, status 2, no traceback."""
     empty = tmp_path / 'empty'
@@ -149,6 +152,7 @@ def test_existing_run_directory_is_not_overwritten(tmp_path, capsys):
     assert (out / 'metrics.jsonl').read_text() == 'precious\n'
 
 
+@pytest.mark.slow
 def test_divergence_exits_1_with_a_hint(tmp_path):
     proc = run_cli('--ratio', '8', '--scale-dense', '--resize', '32', '--lr', '1e6', '--epochs', '1',
                    '--train-samples', '256', '--test-samples', '64', '--quiet',
@@ -158,6 +162,7 @@ def test_divergence_exits_1_with_a_hint(tmp_path):
     assert 'Traceback' not in proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('command', ['train', 'summary', 'evaluate', 'predict', 'export',
                                      'testtime', 'launch'])
 def test_every_command_prints_help_and_exits_0(command):

@@ -5,7 +5,8 @@ _compat leaves it alone; on numpy 1.26 (3.12, 3.13) _compat gives them back.
 Each ``PATHS`` entry runs an MXNet code path that reads one of the names at
 call time; ``test_the_path_reads_its_name`` hides the name and sees the path
 break, so the paths are known to depend on it. ONNX export with onnxruntime
-parity is tests/test_use_run.py's export test, which runs on every Python too.
+parity is tests/inference/test_evaluate_predict_export.py's export test, which
+runs on every Python too.
 """
 import os
 import subprocess
@@ -39,6 +40,7 @@ def test_the_names_are_restored_only_where_numpy_lacks_them():
         assert numpy.bool is bool and numpy.int is int  # their values before numpy 1.24
 
 
+@pytest.mark.slow
 def test_nothing_else_in_numpy_changes():
     # loaded alone, by path, as benchmarks/seed000.py and the Horovod build load it
     result = _python(
@@ -54,6 +56,7 @@ def test_nothing_else_in_numpy_changes():
     assert result.stdout.split('\n')[0] == f'{names} {names}'
 
 
+@pytest.mark.slow
 def test_mxnet_imports_only_with_the_names_on_new_numpy():
     """Without _compat, ``import mxnet`` fails on numpy 1.24+ (the reason the module exists)."""
     bare = _python('import mxnet')
@@ -214,7 +217,7 @@ def test_adapt_onnx_gives_mxnets_exporter_onnx_mapping():
 
 def test_mxnet_exports_a_network_to_onnx_that_onnxruntime_runs(tmp_path):
     """mx2onnx's type look-ups on the installed onnx; the export command's parity check
-    on a trained network is tests/test_use_run.py's."""
+    on a trained network is tests/inference/test_evaluate_predict_export.py's."""
     ort = pytest.importorskip('onnxruntime')
     from mxnet import gluon
     _compat.adapt_onnx()

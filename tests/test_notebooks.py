@@ -46,6 +46,7 @@ def test_vgg_gluon_is_imported_before_mxnet(name):
         assert first('vgg_gluon') is not None and first('vgg_gluon') < first('mxnet')
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', sorted(SMALL))
 def test_notebook_runs(name, tmp_path):
     params, expected = SMALL[name]

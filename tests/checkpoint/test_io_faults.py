@@ -26,7 +26,7 @@ from vgg_gluon import evaluate, train
 from vgg_gluon.runtime import atomic
 from vgg_gluon.checkpoint import writer as checkpoint, reader as rundir
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))  # the checkout
 ARGS = ['--arch', '1x32,1x64', '--ratio', '8', '--scale-dense', '--resize', '32',
         '--optimizer', 'adam', '--lr', '0.002', '--batch-size', '64',
         '--train-samples', '600', '--test-samples', '100', '--epochs', '3', '--quiet']
@@ -112,6 +112,7 @@ def _inject(monkeypatch, suffix, nth, fault):
     monkeypatch.setattr(checkpoint, 'atomic_write', faulty)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('case', list(INJECTED))
 def test_an_injected_write_fault_is_one_line_and_loses_nothing(case, reference, tmp_path,
                                                                monkeypatch, capsys):
@@ -130,6 +131,7 @@ def test_an_injected_write_fault_is_one_line_and_loses_nothing(case, reference, 
     _loads_and_resumes_exactly(out, saved, reference, tmp_path, capsys)
 
 
+@pytest.mark.slow
 def test_a_short_file_that_mxnet_does_not_report_is_caught(reference, tmp_path, monkeypatch,
                                                           capsys):
     """A disk that fills during MXNet's last, buffered write leaves a short file and
@@ -163,6 +165,7 @@ def _after_epoch_1(monkeypatch, action):
     monkeypatch.setattr(checkpoint.CheckpointWriter, 'save', save_then_act)
 
 
+@pytest.mark.slow
 def test_a_run_directory_removed_mid_run_is_one_line(tmp_path, monkeypatch, capsys, fmnist_dir):
     out = str(tmp_path / 'run')
     _after_epoch_1(monkeypatch, lambda: shutil.rmtree(out))
@@ -211,6 +214,7 @@ def _pages(path):
     return -(-os.path.getsize(path) // PAGE) * PAGE
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('fills_at', ['epoch-0002.params', 'epoch-0002.states.nd'])
 def test_a_disk_that_fills_is_one_line_and_loses_nothing(fills_at, reference, tmpfs, tmp_path,
                                                          capsys):
@@ -238,6 +242,7 @@ def test_a_disk_that_fills_is_one_line_and_loses_nothing(fills_at, reference, tm
     _loads_and_resumes_exactly(out, 1, reference, tmp_path, capsys)
 
 
+@pytest.mark.slow
 def test_a_directory_made_read_only_mid_run_is_one_line(reference, tmpfs, tmp_path, capsys,
                                                         monkeypatch):
     where = tmpfs(64 << 20)

@@ -101,6 +101,7 @@ def _same(a, b):
     return sorted(a) == sorted(b) and all(np.array_equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name, ctxs', [(name, ONE) for name in OPTIMIZERS]
                          + [('adam', TWO), ('sgd-momentum', TWO)],
                          ids=lambda v: v if isinstance(v, str) else f'{len(v)}dev')
@@ -123,6 +124,7 @@ def _forget_states(trainer):
         updater.states, updater.states_synced = {}, {}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name, tamper', [('adam', _forget_counters),
                                           ('sgd-momentum', _forget_states)])
 def test_the_comparison_sees_a_lost_counter_or_state(name, tamper, data, tmp_path):
@@ -131,6 +133,7 @@ def test_the_comparison_sees_a_lost_counter_or_state(name, tamper, data, tmp_pat
     assert not _same(tampered, weights)
 
 
+@pytest.mark.slow
 def test_the_states_file_is_an_ndarray_file_and_the_rest_json(data, tmp_path):
     _uninterrupted('adam', ONE, data, tmp_path)
     manifest = rundir.read_checkpoint(str(tmp_path))
@@ -145,6 +148,7 @@ def test_the_states_file_is_an_ndarray_file_and_the_rest_json(data, tmp_path):
     assert json.loads(json.dumps(described)) == described
 
 
+@pytest.mark.slow
 def test_states_of_another_optimizer_are_refused(data, tmp_path):
     _uninterrupted('adam', ONE, data, tmp_path)
     manifest = rundir.read_checkpoint(str(tmp_path))
@@ -158,6 +162,7 @@ def test_states_of_another_optimizer_are_refused(data, tmp_path):
         assert word in str(err.value) and '\n' not in str(err.value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('breaker, word', [
     (lambda d: d['states'].append([99, 'state/99']), 'does not hold'),
     (lambda d: d['states'].pop(), 'do not name'),

@@ -23,8 +23,9 @@ import uuid
 
 import pytest
 
-from test_distributed import (PY, TINY_SGD, _assert_same_training, _end_of, _job_pids,
-                              _metrics, _reference, _start_job, _wait_for)
+from launch_helpers import (PY, TINY_SGD, assert_same_training, end_of, job_pids,
+                            one_process_run, start_job, wait_for)
+from run_helpers import metrics
 
 SSHD = '/usr/sbin/sshd'
 ADDRESSES = ('10.231.0.1', '10.231.0.2')
@@ -48,7 +49,8 @@ def _missing():
     return None
 
 
-pytestmark = pytest.mark.skipif(_missing() is not None, reason=str(_missing()))
+pytestmark = [pytest.mark.slow,   # sshd, network namespaces and a job over ssh
+              pytest.mark.skipif(_missing() is not None, reason=str(_missing()))]
 
 
 def _sh(*argv):
@@ -164,7 +166,7 @@ def hosts(tmp_path_factory, request):
 
 @pytest.fixture(scope='module')
 def single_tiny(tmp_path_factory):
-    return _reference(tmp_path_factory, 'single-tiny', TINY_SGD)
+    return one_process_run(tmp_path_factory, 'single-tiny', TINY_SGD)
 
 
 def _launch(hosts, *train_args, grace='10', stall='60'):
@@ -177,15 +179,15 @@ def _launch(hosts, *train_args, grace='10', stall='60'):
 def test_a_job_over_ssh_on_two_hosts_matches_one_process(hosts, single_tiny, tmp_path):
     before = [hosts.logins(end) for end in 'ab']
     out = str(tmp_path / 'run')
-    proc, marker, out_file, err_file = _start_job(_launch(hosts, '--out', out), tmp_path)
-    rc, stdout, stderr, left = _end_of(proc, marker, out_file, err_file, 300)
+    proc, marker, out_file, err_file = start_job(_launch(hosts, '--out', out), tmp_path)
+    rc, stdout, stderr, left = end_of(proc, marker, out_file, err_file, 300)
     assert rc == 0, stdout + stderr
     # each process was started through ssh on its host: 3 on the first, 1 on the second
     assert [hosts.logins(end) - n for end, n in zip('ab', before)] == [3, 1]
     assert re.search(r'^\[worker \d@10\.231\.0\.1\] epoch 1, loss', stdout, re.M) or \
         re.search(r'^\[worker \d@10\.231\.0\.2\] epoch 1, loss', stdout, re.M), stdout
-    assert len(_metrics(out)) == 1
-    _assert_same_training(single_tiny, out)
+    assert len(metrics(out)) == 1
+    assert_same_training(single_tiny, out)
     assert left == [], f"{len(left)} processes of the job left running"
 
 
@@ -197,16 +199,16 @@ def test_a_job_over_ssh_on_two_hosts_matches_one_process(hosts, single_tiny, tmp
 def test_a_fault_on_the_second_host_ends_the_job(hosts, signum, line, tmp_path):
     """The remote worker killed, or hung: the launcher on the first host ends
     the whole job, on both hosts, and says which process it was."""
-    proc, marker, out_file, err_file = _start_job(
+    proc, marker, out_file, err_file = start_job(
         _launch(hosts, '--epochs', '1000', '--out', str(tmp_path / 'run'), grace='3',
                 stall='20'), tmp_path)
-    started = _wait_for(tmp_path / 'out.txt', 'training on', proc)
+    started = wait_for(tmp_path / 'out.txt', 'training on', proc)
     time.sleep(1)
-    remote = [pid for pid, env in _job_pids(marker) if b'DMLC_ROLE=worker' in env
+    remote = [pid for pid, env in job_pids(marker) if b'DMLC_ROLE=worker' in env
               and b'DMLC_NODE_HOST=10.231.0.2' in env]
     if started and remote:
         os.kill(remote[0], signum)
-    rc, stdout, stderr, left = _end_of(proc, marker, out_file, err_file, 120)
+    rc, stdout, stderr, left = end_of(proc, marker, out_file, err_file, 120)
     assert started and len(remote) == 1, stdout + stderr
     assert rc not in (0, None), stdout + stderr
     lines = stderr.strip().splitlines()

@@ -24,7 +24,7 @@ from vgg_gluon.checkpoint import reader as rundir
 from vgg_gluon.models.vgg import build_net
 from vgg_gluon.config import Config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))  # the checkout
 ARGS = ['--arch', '1x32,1x64', '--ratio', '8', '--scale-dense', '--resize', '32',
         '--optimizer', 'adam', '--lr', '0.002', '--batch-size', '64',
         '--train-samples', '1000', '--test-samples', '300', '--epochs', '3', '--quiet']
@@ -86,6 +86,7 @@ def reference(tmp_path_factory, fmnist_dir):
     return out
 
 
+@pytest.mark.slow
 def test_reference_learns_and_checkpoints(reference):
     records = _metrics(reference)
     assert [r['epoch'] for r in records] == [1, 2, 3]
@@ -103,6 +104,7 @@ def test_reference_learns_and_checkpoints(reference):
         assert np.array_equal(param.data().asnumpy(), saved[name].asnumpy())
 
 
+@pytest.mark.slow
 def test_kill_9_mid_epoch_then_resume_ends_like_the_uninterrupted_run(reference, tmp_path):
     out = str(tmp_path / 'killed')
     proc = _start(out)
@@ -127,6 +129,7 @@ def toolkit_reference(tmp_path_factory, fmnist_dir):
     return out
 
 
+@pytest.mark.slow
 def test_kill_9_with_the_toolkit_on_then_resume_ends_like_the_uninterrupted_run(
         toolkit_reference, tmp_path):
     """Momentum, weight decay, the schedule's step count, label smoothing and the
@@ -149,6 +152,7 @@ def test_kill_9_with_the_toolkit_on_then_resume_ends_like_the_uninterrupted_run(
     _assert_same_params(out, toolkit_reference)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('flag, value', [('--momentum', '0.5'), ('--wd', '0'),
                                          ('--augment', 'flip'), ('--lr-schedule', 'onecycle'),
                                          ('--label-smoothing', '0')])
@@ -158,6 +162,7 @@ def test_the_toolkit_settings_cannot_change_on_resume(toolkit_reference, capsys,
     assert err.count('\n') == 1 and f'{flag}: {toolkit_reference} was trained with' in err
 
 
+@pytest.mark.slow
 def test_sigterm_and_ctrl_c_stop_cleanly_with_a_resume_hint(reference, tmp_path, capsys):
     runs = {signal.SIGTERM: str(tmp_path / 'term'), signal.SIGINT: str(tmp_path / 'int')}
     procs = {sig: _start(out, '--epochs', '6') for sig, out in runs.items()}  # far from done
@@ -215,6 +220,7 @@ def test_a_signal_that_a_finalizer_drops_is_raised_at_the_next_batch_or_checkpoi
         pass  # a new run does not inherit the old signal
 
 
+@pytest.mark.slow
 def test_resume_of_a_finished_run_does_nothing(reference, capsys):
     before = _dir_hash(reference)
     assert train.main(['--resume', reference]) == 0
@@ -222,6 +228,7 @@ def test_resume_of_a_finished_run_does_nothing(reference, capsys):
     assert _dir_hash(reference) == before
 
 
+@pytest.mark.slow
 def test_nan_loss_leaves_the_last_checkpoint_intact(reference, tmp_path, capsys):
     run_dir = str(tmp_path / 'nan')
     shutil.copytree(reference, run_dir)
@@ -280,6 +287,7 @@ def _refused(capsys, main, argv, word):
     assert word in err, err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('case', sorted(BROKEN))
 def test_untrustworthy_run_directories_are_refused(reference, tmp_path, capsys, case):
     from vgg_gluon import evaluate, export
@@ -294,6 +302,7 @@ def test_untrustworthy_run_directories_are_refused(reference, tmp_path, capsys, 
     assert _dir_hash(run_dir) == before
 
 
+@pytest.mark.slow
 def test_parameters_of_another_network_are_refused(reference, tmp_path, capsys):
     from vgg_gluon import evaluate, export, predict
     run_dir = str(tmp_path / 'foreign')
@@ -306,6 +315,7 @@ def test_parameters_of_another_network_are_refused(reference, tmp_path, capsys):
     assert _dir_hash(run_dir) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('argv, word', [
     (['--ratio', '4'], '--ratio'),
     (['--arch', 'vgg11'], '--arch'),
@@ -319,6 +329,7 @@ def test_conflicting_flags_on_resume_are_refused(reference, capsys, argv, word):
     assert _dir_hash(reference) == before
 
 
+@pytest.mark.slow
 def test_asking_for_another_architecture_or_ratio_is_refused(reference, capsys):
     from vgg_gluon import evaluate, export
     before = _dir_hash(reference)
@@ -327,6 +338,7 @@ def test_asking_for_another_architecture_or_ratio_is_refused(reference, capsys):
     assert _dir_hash(reference) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('other', ['1x32,1x64-bn', '1x32,1x64-lrn', '1x32,1x64:1', '1x32,2x64'])
 def test_another_architecture_of_the_same_blocks_is_refused(reference, capsys, other):
     """--arch is compared by the whole spec: batch norm, LRN, kernel sizes, convs."""
@@ -352,6 +364,7 @@ def test_a_vgg11_run_is_not_a_vgg11_bn_run():
     assert err.value.flag == 'ratio'
 
 
+@pytest.mark.slow
 def test_a_half_written_next_checkpoint_is_ignored(reference, tmp_path):
     """What a kill between the parameter file and the manifest leaves behind."""
     run_dir = str(tmp_path / 'torn')
@@ -379,6 +392,7 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
     assert os.listdir(tmp_path) == ['f.txt']
 
 
+@pytest.mark.slow
 def test_evaluate_predict_export_take_the_best_or_the_last_epoch(toolkit_reference, tmp_path,
                                                                   capsys):
     from vgg_gluon import evaluate

@@ -25,7 +25,7 @@ from vgg_gluon import evaluate, export, predict, testtime, train
 from vgg_gluon.checkpoint import reader as rundir
 from vgg_gluon.runtime.atomic import file_digest
 
-PACKAGE = pathlib.Path(__file__).resolve().parent.parent / 'vgg_gluon'
+PACKAGE = pathlib.Path(__file__).resolve().parents[2] / 'vgg_gluon'
 ARGS = ['--arch', '1x32,1x64', '--ratio', '8', '--scale-dense', '--resize', '32',
         '--optimizer', 'adam', '--lr', '0.002', '--batch-size', '64',
         '--train-samples', '600', '--test-samples', '100', '--quiet']
@@ -148,6 +148,7 @@ def test_the_planted_pickle_does_run_code_when_unpickled(tmp_path):
     assert marker.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('plant', sorted(PLANTS))
 def test_no_command_unpickles_a_planted_file(plant, runs, tmp_path, image, capsys):
     run_dir, marker = str(tmp_path / 'run'), str(tmp_path / 'marker')

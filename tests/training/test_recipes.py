@@ -87,6 +87,7 @@ def test_seed_log_parses():
         parse_log_line('training on gpu(0)')
 
 
+@pytest.mark.slow
 def test_cli_trains_a_recipe_with_overrides(tmp_path, fmnist_dir, capsys):
     """seed 002's network and optimiser, shrunk by flags to a quick run on real data."""
     out = tmp_path / 'run'

@@ -85,6 +85,7 @@ def run_dir(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_testtime_prints_three_accuracies(run_dir, capsys):
     capsys.readouterr()
     assert testtime.main([str(run_dir), '--test-samples', '200', '--scales', '32,40']) == 0
@@ -101,6 +102,7 @@ def test_testtime_prints_three_accuracies(run_dir, capsys):
     assert rows[('multi-crop', '40')][0] == '9'
 
 
+@pytest.mark.slow
 def test_testtime_json(run_dir, capsys):
     capsys.readouterr()
     assert testtime.main([str(run_dir), '--test-samples', '50', '--json', '--crop-grid', '2',
@@ -113,6 +115,7 @@ def test_testtime_json(run_dir, capsys):
     assert [r['scales'] for r in report['rows'] if r['method'] == 'dense'][-1] == [32, 36, 40]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('argv, flag', [
     (['{run}', '--scales', '24,32'], '--scales'), (['{run}', '--scales', 'x'], '--scales'),
     (['{run}', '--crop-grid', '0'], '--crop-grid'), (['{run}', '--test-samples', '0'], '--test-samples'),

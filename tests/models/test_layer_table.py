@@ -81,6 +81,7 @@ def test_cli_table_and_json(capsys):
     assert table['layers'][0]['output_shape'] == [8, 32, 32]
 
 
+@pytest.mark.slow
 def test_cli_vgg16_in_full():
     out = subprocess.run([sys.executable, '-m', 'vgg_gluon.summary', '--arch', 'vgg16',
                           '--resize', '224', '--in-channels', '3', '--classes', '1000'],

@@ -127,6 +127,7 @@ def test_summary_refuses_bad_memory_flags(argv, flag, capsys):
     assert flag in err and err.count('\n') == 1 and 'Traceback' not in err
 
 
+@pytest.mark.slow
 def test_estimate_within_a_third_of_measured_growth():
     """What training really adds to the peak resident memory of a fresh process,
     against the estimate: the book's network at its batch of 128, AlexNet at

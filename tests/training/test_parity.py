@@ -25,6 +25,8 @@ TRAIN, TEST, BATCH, RESIZE, EPOCHS = 1000, 500, 128, 32, 2
 D2L_LINE = re.compile(r'^epoch (\d+), loss ([\d.]+), train acc ([\d.]+), test acc ([\d.]+), '
                       r'time [\d.]+ sec$', re.M)
 
+pytestmark = pytest.mark.slow   # both tests use ``runs``: two loops, 2 epochs of 8 batches each
+
 
 def _net(params_file=None):
     # ratio 8 with scaled dense layers: small enough for a test, the book's layer types

@@ -1,5 +1,6 @@
 """The training toolkit's parts: augmentation, schedules, weight decay, label
-smoothing, NAG, the best epoch and the progress bar (real MXNet, small inputs)."""
+smoothing, NAG, the best epoch, the progress bar and --amp's refusal on a CPU
+(real MXNet, small inputs)."""
 import json
 import os
 
@@ -251,6 +252,7 @@ def _export_and_predict_take_the_epoch(run_dir, epochs):
     assert printed['best'] != printed['last']
 
 
+@pytest.mark.slow
 def test_the_best_epoch_is_kept_beside_the_last_and_loaded_on_request(tmp_path):
     config = Config(arch='1x8', ratio=1, resize=32, scale_dense=True, epochs=4,
                     out=str(tmp_path))
@@ -281,6 +283,7 @@ def test_the_best_epoch_is_kept_beside_the_last_and_loaded_on_request(tmp_path):
                                                             'epoch-0005.states.nd']
 
 
+@pytest.mark.slow
 def test_a_changed_best_file_is_refused(tmp_path):
     test_the_best_epoch_is_kept_beside_the_last_and_loaded_on_request(tmp_path)
     with open(tmp_path / 'checkpoints' / 'epoch-0005.params', 'ab') as f:
@@ -340,3 +343,14 @@ def test_list_recipes_prints_the_measured_numbers(capsys):
     for name in ('seed000', 'fast', 'best'):
         assert f'recipe {name}:' in out
     assert 'measured' in out
+
+
+# ---- mixed precision ------------------------------------------------------------------
+
+def test_amp_on_cpu_is_refused_with_one_line_and_status_2(tmp_path, capsys):
+    out = tmp_path / 'run'
+    code = train.main(['--amp', '--gpus', 'cpu', '--out', str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count('\n') == 1 and '--amp' in err and 'GPU' in err
+    assert not os.path.exists(out)

@@ -35,6 +35,7 @@ def small_run(optimizer='adam', lr=0.001, num_epochs=3, train_samples=2000):
     return net, test_iter, history
 
 
+@pytest.mark.slow
 def test_learns_on_a_real_slice(capsys):
     net, test_iter, history = small_run()
     lines = capsys.readouterr().out.strip().splitlines()

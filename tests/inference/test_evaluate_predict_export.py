@@ -31,6 +31,7 @@ def _real_batch(fmnist, n, size=32):
     return mx.nd.array(resize_images(images, size)[:, None], dtype='uint8').astype('float32') / 255
 
 
+@pytest.mark.slow
 def test_evaluate_matches_training_and_writes_the_figure(run_dir, tmp_path, capsys):
     out = str(tmp_path / 'eval')
     assert evaluate.main([run_dir, '--test-samples', '200', '--out', out]) == 0
@@ -49,12 +50,14 @@ def test_evaluate_matches_training_and_writes_the_figure(run_dir, tmp_path, caps
     assert np.array(summary['confusion']).sum() == 200
 
 
+@pytest.mark.slow
 def test_evaluate_refuses_a_bad_sample_count(run_dir, capsys):
     assert evaluate.main([run_dir, '--test-samples', '20000']) == 2
     err = capsys.readouterr().err
     assert '--test-samples' in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_predict_reads_any_image_and_reports_bad_files(run_dir, fmnist, tmp_path, capsys):
     images = fmnist['test'][0]
     files = {
@@ -92,6 +95,7 @@ def test_predict_help_says_items_are_light_on_black():
     assert 'light on a black' in ' '.join(predict.build_parser().format_help().split())
 
 
+@pytest.mark.slow
 def test_export_mxnet_and_onnx_agree_with_the_trained_network(run_dir, fmnist, tmp_path, capsys):
     import onnxruntime
     out = str(tmp_path / 'export')
