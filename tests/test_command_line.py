@@ -40,6 +40,8 @@ def test_no_command_lists_the_commands_and_version_prints(start):
     version = _run(*start, '--version')
     from vgg_gluon import __version__
     assert version.returncode == 0 and version.stdout.strip() == f'vgg_gluon {__version__}'
+    version = _run(*start, 'train', '--version')
+    assert version.returncode == 0 and version.stdout.strip() == f'vgg_gluon {__version__}'
 
 
 @pytest.mark.slow

@@ -32,8 +32,8 @@ import re
 import signal
 import sys
 
-from .cli.arguments import Parser, doc_summary, fail, prog
-from .errors import LaunchError
+from .cli.arguments import Parser, doc_summary, fail, prog, report
+from .errors import LaunchError, VGGGluonError
 from .training.processes import (DEFAULT_REMOTE_PORT, DEFAULT_STALL_TIMEOUT, Job, free_ports,
                                  plan, read_hostfile, ssh_command)
 
@@ -137,8 +137,8 @@ def main(argv=None):
     args, command = parse_args(argv)
     try:
         hosts = read_hostfile(args.hostfile) if args.hostfile else None
-    except LaunchError as err:
-        return fail(prog('launch'), err)
+    except VGGGluonError as err:
+        return report(prog('launch'), err)
     port = args.port or (DEFAULT_REMOTE_PORT if hosts else free_ports(1)[0])
     if args.ssh_config and not os.path.isfile(args.ssh_config):
         return fail(prog('launch'), LaunchError(f"{args.ssh_config} is not a file", flag='ssh_config'))

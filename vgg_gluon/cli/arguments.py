@@ -65,6 +65,9 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault('allow_abbrev', False)
         kwargs.setdefault('formatter_class', HelpFormatter)
         super().__init__(*args, **kwargs)
+        from .. import __version__
+        self.add_argument('--version', action='version', version=f'vgg_gluon {__version__}',
+                          help="print vgg_gluon's version and exit")
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
