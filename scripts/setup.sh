@@ -2,8 +2,9 @@
 # Set up everything a fresh machine needs: Fashion-MNIST and a virtual
 # environment with the package and its pinned dependencies.
 #   scripts/setup.sh            # the package
-#   scripts/setup.sh test       # the package, the test extras and Horovod
-#   scripts/setup.sh horovod    # the package and Horovod (python -m vgg_gluon.train --horovod)
+#   scripts/setup.sh test          # the package and the test extras
+#   scripts/setup.sh test,horovod  # ... and Horovod (what make test sets up)
+#   scripts/setup.sh horovod       # the package and Horovod (python -m vgg_gluon.train --horovod)
 #   scripts/setup.sh --venv-dir # print the environment's directory (for the Makefile)
 # The Python: $PYTHON if set, in its own environment .venv-X.Y (e.g. .venv-3.12);
 # else python3 if it is CPython 3.10-3.13, else the first of python3.12, python3.11,
@@ -123,7 +124,7 @@ build_horovod() {  # pip options, e.g. --no-cache-dir
   rm -rf "$shim"
 }
 case ",$extras," in
-  *,test,*|*,horovod,*)
+  *,horovod,*)
     problem=$(horovod_problem)
     if [ "$problem" = "not installed" ]; then
       build_horovod
