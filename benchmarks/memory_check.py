@@ -1,7 +1,7 @@
 """The memory estimate against what training really adds to peak resident memory (CPU).
 
     python -m benchmarks.memory_check            # the configurations below (~5 min on 2 cores)
-    python -m benchmarks.memory_check --quick    # the three small ones tests/test_memory.py checks
+    python -m benchmarks.memory_check --quick    # the three small ones tests/training/test_memory.py checks
 
 For each configuration: ``python -m vgg_gluon.summary ... --batch-size N``'s
 total (``memory.estimate``) and the growth of the peak resident set size

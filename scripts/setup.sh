@@ -55,14 +55,14 @@ if [ ! -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ] && comma
 fi
 
 # 1b. For the tests: sshd and ip (network namespaces), with which
-#     tests/test_multihost.py makes two test hosts; it is skipped without them.
+#     tests/training/test_multihost.py makes two test hosts; it is skipped without them.
 case ",$extras," in
   *,test,*)
     if { [ ! -x /usr/sbin/sshd ] || ! command -v ip >/dev/null; } && command -v apt-get >/dev/null; then
       sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
       $sudo apt-get install -y -q openssh-server iproute2 >/dev/null 2>&1 \
         || { $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q openssh-server iproute2 >/dev/null 2>&1; } \
-        || echo "setup: could not install openssh-server and iproute2 with apt; tests/test_multihost.py will be skipped" >&2
+        || echo "setup: could not install openssh-server and iproute2 with apt; tests/training/test_multihost.py will be skipped" >&2
     fi ;;
 esac
 
