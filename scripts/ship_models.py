@@ -2,13 +2,14 @@
 
     .venv/bin/python scripts/ship_models.py              # train fast, seed 0, and ship it
     .venv/bin/python scripts/ship_models.py --from runs/fast-ship   # ship a finished run
-    .venv/bin/python scripts/ship_models.py --compare runs/fast-ship2  # bit-identical?
+    .venv/bin/python scripts/ship_models.py --compare runs/fast-ship2  # rerun: bit-identical?
 
 The run is `python -m vgg_gluon.train --recipe fast --seed 0 --out runs/fast-ship`
 (about 2 minutes on 2 cores). Its last epoch's parameters, its config.json and
 a manifest (command, date, CPU, load, test accuracy, each file's size and sha256)
-are copied into the package. --compare trains nothing: it says whether another
-run's parameters are byte for byte the shipped ones.
+are copied into the package. --compare trains the same run into another directory
+(unless it holds one already), ships nothing, and says whether its parameters are
+byte for byte the shipped ones.
 """
 import argparse
 import datetime
@@ -87,6 +88,8 @@ def main():
     p.add_argument('--name', default=RECIPE)
     args = p.parse_args()
     if args.compare:
+        if not os.path.isfile(os.path.join(args.compare, 'checkpoint.json')):
+            train(args.compare)       # the same command again, into another directory
         return compare(args.compare, args.name)
     header = {'cpu': machine(), 'started': utc_now(), 'load_average_at_start': load_average()}
     trained = None

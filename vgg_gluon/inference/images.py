@@ -76,8 +76,9 @@ def load_grey(path):
         raise
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image Pillow can read (PNG, JPEG, ...)") from None
-    except Image.DecompressionBombError:
-        raise ImageError(f"{path}: over the limit of {MAX_PIXELS:,} pixels") from None
+    except Image.DecompressionBombError as err:   # Pillow's own check, in Image.open
+        raise ImageError(f"{path}: over the limit of {MAX_PIXELS:,} pixels ({err}); "
+                         f"refusing to decode it") from None
     except (OSError, ValueError, SyntaxError, EOFError) as err:  # truncated or corrupt data
         raise ImageError(f"{path}: cannot decode the image ({err})") from None
 

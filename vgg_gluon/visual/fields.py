@@ -41,17 +41,16 @@ def theoretical_box(block_row, row, col, size):
 
     block_row: the block's line of ``layer_table`` ({'rf', 'jump', 'start'}).
     """
-    rf, jump, start = block_row['rf'], block_row['jump'], block_row['start']
-    half = rf / 2
+    (top, bottom), (left, right) = (field_span(block_row, i) for i in (row, col))
+    return Box(max(0, top), max(0, left), min(size, bottom), min(size, right))
 
-    def span(index):
-        centre = start + index * jump
-        low, high = int(round(centre - half)), int(round(centre + half))
-        return max(0, low), min(size, high)
 
-    top, bottom = span(row)
-    left, right = span(col)
-    return Box(top, left, bottom, right)
+def field_span(block_row, index):
+    """(first, end) input pixels, unclipped, that unit ``index`` of a block sees along
+    one axis: end - first is the layer table's ``rf``."""
+    centre = block_row['start'] + index * block_row['jump']
+    first = int(round(centre - block_row['rf'] / 2))
+    return first, first + block_row['rf']
 
 
 def effective_field(net, X, block, row, col):
@@ -64,8 +63,10 @@ def effective_field(net, X, block, row, col):
         Y = X
         for blk in blocks[:block]:
             Y = blk(Y)
-        unit = Y[0, :, row, col].sum()
-    unit.backward()
+    # the unit as a head gradient (ones at (row, col) in every channel), not a slice of Y
+    head = np.zeros(Y.shape, dtype=np.float32)
+    head[0, :, int(row), int(col)] = 1
+    Y.backward(out_grad=mx.nd.array(head, ctx=Y.context))
     return np.abs(X.grad.asnumpy()[0, 0])
 
 

@@ -129,6 +129,8 @@ def click(session, name, image, block, evt: gr.SelectData):
             f"field {rf}x{rf} px (the layer table), drawn clipped to the {run.config.resize}"
             f"x{run.config.resize} input: rows {box.top}-{box.bottom - 1}, columns "
             f"{box.left}-{box.right - 1} ({box.height}x{box.width} px)")
+    if not erf.any():
+        text += "; this unit is zero here (after its ReLU), so no gradient reaches the input"
     return draw_field(input_view(run.net, run.config, image), box), heat(erf), text
 
 
