@@ -64,7 +64,7 @@ def effective_field(net, X, block, row, col):
         for blk in blocks[:block]:
             Y = blk(Y)
     # the unit as a head gradient (ones at (row, col) in every channel), not a slice of Y
-    head = np.zeros(Y.shape, dtype=np.float32)
+    head = np.zeros(Y.shape, dtype=Y.dtype)
     head[0, :, int(row), int(col)] = 1
     Y.backward(out_grad=mx.nd.array(head, ctx=Y.context))
     return np.abs(X.grad.asnumpy()[0, 0])
