@@ -33,7 +33,8 @@ def build_parser():
 
 def main(argv=None):
     """Entry point; returns the exit status (2: bad input or some image unreadable)."""
-    args = build_parser().parse_args(argv)
+    # intermixed: RUN_DIR, then IMAGEs, may stand on either side of the flags
+    args = build_parser().parse_intermixed_args(argv)
     cmd = prog('predict')
     if args.model is not None and args.run_dir is not None:
         # argparse gives the first IMAGE to the optional RUN_DIR when --model is given
