@@ -24,7 +24,7 @@ def _run(*argv):
 
 
 def test_the_list_of_commands_is_every_command():
-    assert set(entry.COMMANDS) == set(COMMANDS) | {'horovodrun'}
+    assert set(entry.COMMANDS) == set(COMMANDS) | {'horovodrun', 'demo'}
     for name in entry.COMMANDS:
         assert callable(getattr(__import__(f'vgg_gluon.{name}', fromlist=['main']), 'main'))
 

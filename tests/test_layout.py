@@ -24,10 +24,10 @@ MODULES = {name: ast.parse(path.read_text(), str(path)) for name, path in FILES.
 PACKAGES = {name for name, path in FILES.items() if path.name == '__init__.py'}
 # the commands: python -m vgg_gluon.X and vgg-gluon X; nothing in the package imports them
 COMMANDS = {'train', 'summary', 'evaluate', 'predict', 'export', 'testtime', 'launch',
-            'horovodrun'}
+            'horovodrun', 'demo'}
 # what the top level holds besides the commands and the subpackages
 TOP_LEVEL = {'', '__main__', 'config', 'errors', '_threads', '_compat'}
-AREAS = {'models', 'data', 'training', 'checkpoint', 'inference', 'runtime', 'cli'}
+AREAS = {'models', 'data', 'training', 'checkpoint', 'inference', 'runtime', 'cli', 'visual'}
 MAX_FUNCTION_LINES = 55
 
 

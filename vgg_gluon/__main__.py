@@ -14,6 +14,7 @@ COMMANDS = {
     'evaluate': 'a run\'s test accuracy, per class, and its confusion matrix',
     'predict': 'the top classes of image files, by a trained run',
     'export': 'a run as MXNet symbol files and ONNX, each checked against the network',
+    'demo': 'a local page: what each block sees, receptive fields (the demo extra)',
     'testtime': 'the paper\'s test-time evaluations: dense, multi-crop, multi-scale',
     'launch': 'a parameter-server job: scheduler, servers and workers, watched as one',
     'horovodrun': 'Horovod\'s horovodrun, for train --horovod',

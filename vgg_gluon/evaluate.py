@@ -11,8 +11,8 @@ import json
 import os
 import sys
 
-from .cli.arguments import (doc_body, doc_summary, fail, open_run, positive_int_arg, prog, report,
-                            run_dir_parser)
+from .cli.arguments import (default_out, doc_body, doc_summary, fail, open_run, positive_int_arg, prog, report,
+                            run_dir_parser, source_name)
 from .errors import VGGGluonError
 
 
@@ -25,7 +25,7 @@ def build_parser():
     p.add_argument('--data-dir', default=None, help="Fashion-MNIST IDX files (default: the run's, "
                                                     "else the usual places)")
     p.add_argument('--out', default=None, help='where confusion.png and evaluation.json go '
-                                               '(default: RUN_DIR)')
+                                               '(default: RUN_DIR; with --model, runs/NAME-evaluate)')
     return p
 
 
@@ -39,7 +39,7 @@ def main(argv=None):
         (net, config, epoch), ctx = open_run(args)
         net.hybridize(static_alloc=True, static_shape=True)
         test_iter = test_iter_for(config, args.test_samples, args.batch_size, args.data_dir)
-        out = args.out or args.run_dir
+        out = args.out or default_out(args, None)
         os.makedirs(out, exist_ok=True)
     except VGGGluonError as err:
         return report(cmd, err)
@@ -47,9 +47,9 @@ def main(argv=None):
         return fail(cmd, f"--out: cannot create {args.out} ({err.strerror})")
     counts = confusion_matrix(net, test_iter, ctx)
     summary = summarize(counts)
-    summary.update(run_dir=args.run_dir, epoch=epoch, arch=config.arch, ratio=config.ratio)
+    summary.update(run_dir=args.run_dir, model=args.model, epoch=epoch, arch=config.arch, ratio=config.ratio)
 
-    print(f"{args.run_dir} (epoch {epoch}, {config.arch}/{config.ratio}, {config.resize} px): "
+    print(f"{source_name(args)} (epoch {epoch}, {config.arch}/{config.ratio}, {config.resize} px): "
           f"test accuracy {summary['accuracy']:.4f} on {summary['num_samples']} images")
     print(f"{'class':<12}{'accuracy':>9}{'images':>8}")
     for label, accuracy in summary['per_class'].items():

@@ -12,13 +12,14 @@ trained network before the command ends (onnxruntime, if installed).
 import os
 import sys
 
-from .cli.arguments import doc_body, doc_summary, fail, open_run, prog, report, run_dir_parser
+from .cli.arguments import (default_out, doc_body, doc_summary, fail, open_run, prog, report,
+                            run_dir_parser)
 from .errors import VGGGluonError
 
 
 def build_parser():
     p = run_dir_parser('export', doc_summary(__doc__), epilog=doc_body(__doc__))
-    p.add_argument('--out', default=None, help='output directory (default: RUN_DIR/export)')
+    p.add_argument('--out', default=None, help='output directory (default: RUN_DIR/export; with --model, runs/NAME-export)')
     p.add_argument('--no-onnx', dest='onnx', action='store_false', help='MXNet files only')
     return p
 
@@ -30,7 +31,7 @@ def main(argv=None):
     from .inference.formats import export_all, have
     try:
         (net, config, _), ctx = open_run(args)
-        out = args.out or os.path.join(args.run_dir, 'export')
+        out = args.out or default_out(args, 'export')
         os.makedirs(out, exist_ok=True)
     except VGGGluonError as err:
         return report(cmd, err)

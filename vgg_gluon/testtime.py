@@ -65,7 +65,7 @@ def main(argv=None):
                              average=args.average, ctx=ctx)
     rows = accuracy_table(results, labels, config.resize, scales, args.crop_grid)
     if args.json:
-        print(json.dumps({'run_dir': args.run_dir, 'train_size': config.resize,
+        print(json.dumps({'run_dir': args.run_dir, 'model': args.model, 'train_size': config.resize,
                           'test_samples': len(labels), 'average': args.average,
                           'crop_grid': args.crop_grid, 'rows': rows}, indent=1))
     else:

@@ -8,6 +8,7 @@ that a command catches that one class. Nothing here imports MXNet at import
 time: ``--help`` must not wait for it.
 """
 import argparse
+import os
 import sys
 
 from ..errors import Error
@@ -159,11 +160,14 @@ def arch_help():
 
 
 def run_dir_parser(command, description, epilog=None):
-    """A parser with RUN_DIR and the guards every run-directory command accepts
-    (evaluate, predict, export, testtime)."""
+    """A parser with RUN_DIR or --model NAME (exactly one) and the guards every
+    run-directory command accepts (evaluate, predict, export, testtime, demo)."""
     p = Parser(prog=prog(command), description=description, epilog=epilog)
-    p.add_argument('run_dir', metavar='RUN_DIR',
-                   help='a directory written by train')
+    p.add_argument('run_dir', metavar='RUN_DIR', nargs='?', default=None,
+                   help='a directory written by train (or give --model)')
+    p.add_argument('--model', default=None, metavar='NAME',
+                   help='a model shipped inside the package instead of RUN_DIR '
+                        '(vgg-gluon evaluate --model fast)')
     p.add_argument('--arch', default=None,
                    help='refuse the run unless its network is this architecture: ' + arch_help())
     p.add_argument('--ratio', type=positive_int_arg(), default=None,
@@ -179,11 +183,42 @@ def open_run(args):
     """LoadedRun(net, config, epoch) and the device: the run's network, checked
     against --arch/--ratio, on the first device --gpus names."""
     from ..checkpoint.reader import load_model
+    from ..checkpoint.zoo import load_shipped
     from ..models.registry import check_name
     from ..runtime.devices import select_ctx
+    check_source(args)
     if args.arch is not None:
         check_name(args.arch)
     ctx = select_ctx(args.gpus)[0]
+    if args.model is not None:
+        if args.epoch != 'last':
+            raise Error("a shipped model has one set of parameters: no --epoch best",
+                        flag='epoch')
+        return load_shipped(args.model, ctx=ctx, arch=args.arch, ratio=args.ratio), ctx
     loaded = load_model(args.run_dir, ctx=ctx, arch=args.arch, ratio=args.ratio,
                         epoch=args.epoch)
     return loaded, ctx
+
+
+def check_source(args, default_model=None):
+    """Exactly one of RUN_DIR and --model (or ``default_model`` when neither is given)."""
+    if args.run_dir is not None and args.model is not None:
+        raise Error("give RUN_DIR or --model NAME, not both", flag='model')
+    if args.run_dir is None and args.model is None:
+        if default_model is None:
+            raise Error("give a run directory, or --model NAME for a shipped model",
+                        flag='run_dir')
+        args.model = default_model
+
+
+def default_out(args, what):
+    """Where a command writes when --out is not given: inside the run directory,
+    or runs/NAME-WHAT for a shipped model (never into the installed package)."""
+    if args.model is None:
+        return args.run_dir if what is None else os.path.join(args.run_dir, what)
+    return os.path.join('runs', f"{args.model}-{what or 'evaluate'}")
+
+
+def source_name(args):
+    """How outputs name the model: the run directory, or 'shipped model NAME'."""
+    return args.run_dir if args.model is None else f"shipped model {args.model}"

@@ -1,0 +1,92 @@
+"""``vgg-gluon demo [RUN_DIR | --model NAME]``: a local page showing what each block of VGG sees.
+
+    vgg-gluon demo                       # the shipped model fast, on http://127.0.0.1:7860/
+    vgg-gluon demo runs/book --also fast # a run of yours, beside the shipped model
+
+Draw an item, upload a photo or pick a test image; the page shows the 28x28
+grey image the network sees (dark-on-light pictures inverted unless turned
+off), its top classes, each block's output shape and strongest feature maps,
+the first convolution's filters, and, for a unit clicked on a block's map,
+its theoretical receptive field (the layer table's) and its effective one
+(the gradient). It listens on 127.0.0.1 only unless --host says otherwise,
+offers no share link and sends nothing out (Gradio's analytics off, no web
+fonts). Scripts call its endpoint /predict (the top-k as JSON): see
+vgg_gluon/visual/page.py. Needs the demo extra: pip install 'vgg_gluon[demo]'.
+"""
+import errno
+import socket
+import sys
+
+from .cli.arguments import (check_source, doc_body, doc_summary, fail, int_arg, open_run,
+                            prog, report, run_dir_parser)
+from .errors import Error, VGGGluonError
+
+DEFAULT_PORT = 7860   # Gradio's
+
+
+def build_parser():
+    p = run_dir_parser('demo', doc_summary(__doc__), epilog=doc_body(__doc__))
+    p.add_argument('--also', action='append', default=[], metavar='RUN_DIR_OR_NAME',
+                   help='another run directory or shipped model to put beside the first '
+                        '(repeatable)')
+    p.add_argument('--host', default='127.0.0.1',
+                   help='the address to listen on (0.0.0.0: every interface; take care)')
+    p.add_argument('--port', type=int_arg('a port from 1 to 65535'), default=DEFAULT_PORT)
+    p.add_argument('--open', action='store_true', help='open the page in the web browser')
+    p.add_argument('--data-dir', default=None, help='Fashion-MNIST IDX files (the test-set '
+                                                    'picker; default: the usual places)')
+    return p
+
+
+def check_port(host, port):
+    """Error (flag 'port') unless ``host:port`` can be bound now."""
+    if not 1 <= port <= 65535:
+        raise Error(f"must be a port from 1 to 65535, got {port}", flag='port')
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((host, port))
+    except OSError as err:
+        busy = err.errno == errno.EADDRINUSE
+        raise Error(f"{host}:{port} is {'in use' if busy else 'not available'} "
+                    f"({err.strerror}); give another --port", flag='port') from None
+
+
+def load_models(args):
+    """{name: LoadedRun} of the main model and every --also, and the device."""
+    import os
+    check_source(args, default_model='fast')
+    loaded, ctx = open_run(args)
+    models = {args.model or os.path.basename(os.path.normpath(args.run_dir)): loaded}
+    for other in args.also:
+        is_dir = os.path.isdir(other)
+        args.run_dir, args.model = (other, None) if is_dir else (None, other)
+        run, _ = open_run(args)
+        models[os.path.basename(os.path.normpath(other)) if is_dir else other] = run
+    return models, ctx
+
+
+def main(argv=None):
+    """Entry point; serves until Ctrl-C. 2: bad input, a busy port, or no Gradio."""
+    args = build_parser().parse_args(argv)
+    cmd = prog('demo')
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        return fail(cmd, "the page needs Gradio: pip install 'vgg_gluon[demo]' (or make demo)")
+    try:
+        check_port(args.host, args.port)
+        models, ctx = load_models(args)
+    except VGGGluonError as err:
+        return report(cmd, err)
+    from .visual.page import Session, build_page, theme
+    page = build_page(Session(models, ctx, args.data_dir))
+    print(f"{cmd}: serving {', '.join(models)} on http://{args.host}:{args.port}/ (Ctrl-C stops)",
+          flush=True)
+    page.launch(server_name=args.host, server_port=args.port, share=False, inbrowser=args.open,
+                theme=theme(), quiet=True, footer_links=['api'], ssr_mode=False, pwa=False,
+                mcp_server=False, enable_monitoring=False)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
