@@ -4,14 +4,15 @@
 VENV := $(if $(PYTHON),$(shell PYTHON='$(PYTHON)' scripts/setup.sh --venv-dir 2>/dev/null),.venv)
 PY := $(VENV)/bin/python
 
-.PHONY: train test setup reproduce
+.PHONY: train test setup reproduce demo
 train:                 ## seed 000's recipe: VGG-11/4, 96 px, SGD lr 0.05, batch 128, 5 epochs
 	scripts/setup.sh
 	$(PY) -m vgg_gluon.train --ratio 4 --resize 96
 
-# what `make test` sets up: the test extras and Horovod (TEST_SETUP=test: without Horovod,
-# whose tests are then skipped; .ci/run does that on all but one Python)
-TEST_SETUP ?= test,horovod
+# what `make test` sets up: the test extras, Horovod and the browser tests' Gradio,
+# Playwright and chromium (TEST_SETUP=test: without them, their tests are then skipped;
+# .ci/run does that on all but one Python)
+TEST_SETUP ?= test,horovod,browser
 
 test:                  ## the whole test suite (about 8 minutes on 2 cores, after the set-up)
 	scripts/setup.sh $(TEST_SETUP)
@@ -20,3 +21,7 @@ test:                  ## the whole test suite (about 8 minutes on 2 cores, afte
 reproduce:             ## execute the notebooks in place; the full seed-000 run (>1 h on 2 CPU cores)
 	scripts/setup.sh test
 	PY=$(PY) scripts/reproduce.sh
+
+demo:                  ## the Inside VGG page with the shipped fast model, on http://127.0.0.1:7860/
+	scripts/setup.sh demo
+	$(PY) -m vgg_gluon.demo

@@ -3,7 +3,9 @@
 # environment with the package and its pinned dependencies.
 #   scripts/setup.sh            # the package
 #   scripts/setup.sh test          # the package and the test extras
-#   scripts/setup.sh test,horovod  # ... and Horovod (what make test sets up)
+#   scripts/setup.sh test,horovod,browser  # ... Horovod, and the page's browser tests'
+#                                          # (Gradio, Playwright, Debian's chromium): make test
+#   scripts/setup.sh demo          # the package and Gradio: vgg-gluon demo (make demo)
 #   scripts/setup.sh horovod       # the package and Horovod (python -m vgg_gluon.train --horovod)
 #   scripts/setup.sh --venv-dir # print the environment's directory (for the Makefile)
 # The Python: $PYTHON if set, in its own environment .venv-X.Y (e.g. .venv-3.12);
@@ -63,6 +65,18 @@ case ",$extras," in
       $sudo apt-get install -y -q openssh-server iproute2 >/dev/null 2>&1 \
         || { $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q openssh-server iproute2 >/dev/null 2>&1; } \
         || echo "setup: could not install openssh-server and iproute2 with apt; tests/training/test_multihost.py will be skipped" >&2
+    fi ;;
+esac
+
+# 1c. For the page's browser tests: Debian's chromium, which Playwright drives
+#     (never `playwright install`: it downloads a browser); they skip without it.
+case ",$extras," in
+  *,browser,*)
+    if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
+      sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+      $sudo apt-get install -y -q chromium >/dev/null 2>&1 \
+        || { $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q chromium >/dev/null 2>&1; } \
+        || echo "setup: could not install chromium with apt; tests/visual/test_browser.py will be skipped" >&2
     fi ;;
 esac
 

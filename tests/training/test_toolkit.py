@@ -240,7 +240,8 @@ def _export_and_predict_take_the_epoch(run_dir, epochs):
         assert exported and all(np.array_equal(a.asnumpy(), _weights(epoch, a.shape))
                                 for a in exported.values())
         with contextlib.redirect_stdout(io.StringIO()) as stdout:
-            assert predict.main([run_dir, image, '--epoch', name, '--top-k', '10']) == 0
+            assert predict.main([run_dir, image, '--epoch', name, '--top-k', '10',
+                                 '--invert', 'never']) == 0
         printed[name] = stdout.getvalue()
         net, config, _ = rundir.load_model(run_dir, epoch=name)
         X = to_batch(read_image(image)[None], config.resize)

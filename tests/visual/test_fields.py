@@ -5,7 +5,7 @@ import pytest
 
 import vgg_gluon  # noqa: F401  (numpy names mxnet needs)
 from vgg_gluon.models.layer_table import layer_table
-from vgg_gluon.models.vgg import vgg_from_spec
+from vgg_gluon.models.vgg import features_and_head, vgg_from_spec
 from vgg_gluon.visual.activations import block_outputs, first_filters, grid, strongest, to_uint8
 from vgg_gluon.visual.fields import (Box, effective_field, field_span, mass_box,
                                    theoretical_box)
@@ -73,3 +73,39 @@ def test_the_effective_field_lies_inside_the_theoretical_one_and_is_smaller(net,
         assert mass_box(field, 0.5) <= box.height + 1   # half its mass in at most the box
     assert X.grad is None                     # the caller's input is left alone
 
+
+
+def test_the_effective_field_is_the_same_whatever_ran_before(net):
+    """oneDNN's max-pooling backward is wrong in predict mode (no argmax workspace):
+    the values then changed with whatever had run before, and could be all zeros."""
+    X = mx.nd.array(np.random.RandomState(1).uniform(size=(1, 1, SIZE, SIZE)))
+    first = effective_field(net, X, 2, 3, 3)
+    other = vgg_from_spec('vgg11', ratio=8)
+    other.initialize()
+    other(mx.nd.ones((4, 1, SIZE, SIZE))).wait_to_read()
+    np.testing.assert_array_equal(effective_field(net, X, 2, 3, 3), first)
+    # the gradient by finite differences at the pixel that matters most
+    r, c = np.unravel_index(np.argmax(first), first.shape)
+    blocks = features_and_head(net)[0][:2]
+
+    def unit(image):
+        Y = image
+        for blk in blocks:
+            Y = blk(Y)
+        return float(Y[0, :, 3, 3].sum().asscalar())
+    step = np.zeros((1, 1, SIZE, SIZE), np.float32)
+    step[0, 0, r, c] = 1e-2
+    slope = (unit(X + mx.nd.array(step)) - unit(X - mx.nd.array(step))) / 2e-2
+    assert abs(abs(slope) - first[r, c]) < 0.1 * first[r, c]     # ReLU kinks, float32
+
+
+def test_the_effective_field_leaves_batch_norm_as_it_was():
+    bn = vgg_from_spec('vgg11-bn', ratio=8, scale_dense=True)
+    bn.initialize()
+    X = mx.nd.array(np.random.RandomState(2).uniform(size=(1, 1, SIZE, SIZE)))
+    before = bn(X).asnumpy()
+    stats = {k: p.data().asnumpy().copy() for k, p in bn.collect_params('.*running.*').items()}
+    assert effective_field(bn, X, 3, 1, 1).sum() > 0
+    np.testing.assert_array_equal(bn(X).asnumpy(), before)
+    for k, p in bn.collect_params('.*running.*').items():
+        np.testing.assert_array_equal(p.data().asnumpy(), stats[k])

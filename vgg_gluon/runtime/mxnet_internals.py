@@ -6,6 +6,7 @@ where the project leans on MXNet's insides and why. Each was checked against
 mxnet 1.9.1 (python/mxnet/gluon/{nn,trainer}.py, python/mxnet/kvstore).
 No other module reads an attribute of an MXNet object that starts with ``_``.
 """
+import contextlib
 
 # ---- layers (summary, test-time evaluation) ------------------------------------
 # Gluon keeps a layer's hyper-parameters only in the keyword dictionary it
@@ -188,3 +189,35 @@ def prepare_trainer(trainer):
         trainer._init_kvstore()
     if trainer._params_to_init:
         trainer._init_params()
+
+
+@contextlib.contextmanager
+def batchnorm_running_stats(blocks):
+    """Within the block, every ``nn.BatchNorm`` under ``blocks`` normalises with its
+    running statistics even when autograd records in training mode.
+
+    Why: a gradient through max pooling needs training mode on CPU (oneDNN's
+    pooling keeps the argmax workspace only then; in predict mode its backward
+    reads an absent workspace and gives wrong, run-to-run different values), but
+    training mode would make BatchNorm use the one image's own statistics.
+    Gluon 1.9.1 keeps the switch in the private ``_kwargs['use_global_stats']``,
+    read at each imperative forward (not by a hybridized block's cached graph).
+    """
+    from mxnet.gluon import nn
+    layers = []
+
+    def visit(block):
+        if isinstance(block, nn.BatchNorm):
+            layers.append(block)
+        for child in block._children.values():
+            visit(child)
+    for block in blocks:
+        visit(block)
+    saved = [layer._kwargs['use_global_stats'] for layer in layers]
+    for layer in layers:
+        layer._kwargs['use_global_stats'] = True
+    try:
+        yield
+    finally:
+        for layer, value in zip(layers, saved):
+            layer._kwargs['use_global_stats'] = value

@@ -17,6 +17,7 @@ from typing import NamedTuple
 import mxnet as mx
 import numpy as np
 
+from ..runtime.mxnet_internals import batchnorm_running_stats
 from ..models.vgg import features_and_head
 
 
@@ -59,7 +60,8 @@ def effective_field(net, X, block, row, col):
     blocks, _ = features_and_head(net)
     X = X.copy()
     X.attach_grad()
-    with mx.autograd.record(train_mode=False):
+    # training mode: oneDNN's max-pooling backward is only right there (mxnet_internals)
+    with batchnorm_running_stats(blocks[:block]), mx.autograd.record(train_mode=True):
         Y = X
         for blk in blocks[:block]:
             Y = blk(Y)
