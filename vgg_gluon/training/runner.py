@@ -265,8 +265,8 @@ def run(config, resume=None, say=None):
 
 def _train(config, resume, say, workers, held):
     this = _Run(config, resume, workers, say)
-    if this.writes:
-        this.lock(held)
+    if this.writes and resume:
+        this.lock(held)   # before the checkpoint is read again and restored
     ctxs = workers.local_ctx(select_ctx(config.gpus))
     seed_everything(config.seed)
     net, trainer = build_model(config, ctxs, workers)  # checks --amp before any reading
@@ -276,6 +276,8 @@ def _train(config, resume, say, workers, held):
         batches.on_batch = _stop_check(batches.on_batch)
     # the schedule's class first: a resumed checkpoint's optimizer state is checked against it
     schedules.attach(trainer, config, len(train_iter))
+    if this.writes and not resume:
+        this.lock(held)   # a new directory once every input has been checked
     writer, history = this.start(net, trainer, ctxs)
     epochs_done = history[-1]['epoch'] if history else 0
     # after start: a resumed optimizer comes from the checkpoint, without the schedule
