@@ -158,3 +158,33 @@ def test_second_writer_refused_and_kill_9_does_not_block(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def _train(*args):
+    return [sys.executable, '-m', 'vgg_gluon.train', '--resize', '32', '--quiet', '--gpus',
+            'cpu', '--test-samples', '256', *args]
+
+
+@pytest.mark.slow
+def test_concurrent_writers_with_real_trainings(tmp_path):
+    run = tmp_path / 'D'
+    first = subprocess.Popen(_train('--epochs', '3', '--train-samples', '3000', '--out', str(run)),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (run / 'config.json').exists():   # it holds the lock from before config.json
+            assert first.poll() is None and time.monotonic() < deadline, first.stderr.read()
+            time.sleep(0.05)
+        second = subprocess.run(_train('--epochs', '1', '--train-samples', '256', '--out',
+                                       str(run)), capture_output=True, text=True, timeout=300)
+        assert second.returncode == 2
+        assert second.stderr.count('\n') == 1 and '--out' in second.stderr
+        resumed = subprocess.run(_train('--resume', str(run), '--epochs', '4'),
+                                 capture_output=True, text=True, timeout=300)
+        assert resumed.returncode == 2, resumed.stderr
+        assert f'pid {first.pid}' in resumed.stderr and resumed.stderr.count('\n') == 1
+        assert first.wait(timeout=600) == 0, first.stderr.read()
+    finally:
+        first.kill()
+        first.wait()
+    assert json.loads((run / 'checkpoint.json').read_text())['epoch'] == 3
