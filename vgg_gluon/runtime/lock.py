@@ -21,7 +21,9 @@ def writer_lock(run_dir):
     the lock file cannot be created (a read-only or missing directory)."""
     path = os.path.join(run_dir, LOCK_NAME)
     # O_NOFOLLOW: a symlink planted at .lock is refused (ELOOP), not followed
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    # read-only: flock needs no write access, and a file open for writing would
+    # keep the file system from being remounted read-only under a run
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -29,8 +31,11 @@ def writer_lock(run_dir):
             holder = os.pread(fd, 32, 0).decode('ascii', 'replace').strip() or 'unknown'
             raise RunDirBusy(f"{run_dir} is being written by another process (pid {holder:.20}, "
                              f"which holds {path}); wait for it to finish or stop it") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f'{os.getpid()}\n'.encode(), 0)
+        writing = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            os.write(writing, f'{os.getpid()}\n'.encode())
+        finally:
+            os.close(writing)
         yield path
     finally:
         os.close(fd)   # closing releases the flock

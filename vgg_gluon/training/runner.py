@@ -180,15 +180,17 @@ class _Run:
         try:
             if not self.resume:
                 parent = os.path.dirname(os.path.abspath(self.out))
-                os.makedirs(parent, exist_ok=True)
+                if not os.path.exists(parent):
+                    os.makedirs(parent)
                 with contextlib.suppress(FileExistsError):   # empty: check_run_dir saw it
                     os.mkdir(self.out)
             held.enter_context(writer_lock(self.out))
         except RunDirBusy as err:
             raise RunDirBusy(str(err), flag='resume' if self.resume else 'out') from None
         except OSError as err:
-            failed = SaveFailed(f"cannot create or lock the run directory {self.out}: "
-                                f"{err.strerror}")
+            failed = SaveFailed(f"cannot write into {self.out}: {err.strerror}" if self.resume
+                                else f"cannot create the run directory {self.out}: "
+                                     f"{err.strerror}")
             failed.run_dir, failed.epochs_done = self.out, 0
             raise failed from None
         if not self.resume and set(os.listdir(self.out)) - {LOCK_NAME}:
@@ -226,7 +228,9 @@ class _Run:
             atomic_write_text(os.path.join(self.out, 'config.json'),
                               json.dumps(config.to_dict(), indent=2))
         except OSError as err:
-            failed = SaveFailed(f"cannot create the run directory {self.out}: {err.strerror}")
+            failed = SaveFailed(f"cannot write into {self.out}: {err.strerror}" if self.resume
+                                else f"cannot create the run directory {self.out}: "
+                                     f"{err.strerror}")
             failed.run_dir, failed.epochs_done = self.out, 0
             raise failed from None
 
