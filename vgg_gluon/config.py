@@ -14,6 +14,13 @@ from .errors import ConfigError
 KVSTORES = ('local', 'device', 'dist_sync', 'dist_device_sync', 'dist_async')
 OPTIMIZERS = ('sgd', 'nag', 'adam')
 SCHEDULES = ('constant', 'step', 'cosine', 'onecycle')  # training/schedules.py builds them
+# The largest input side: twice the paper's 224 (its multi-scale tests go to 384);
+# beyond it one image's activations alone outgrow any device's memory.
+MAX_RESIZE = 448
+_BOOLEANS = ('scale_dense', 'wd_all', 'quiet', 'hybridize', 'horovod', 'amp')
+_NUMBERS = ('lr', 'momentum', 'wd', 'lr_factor', 'label_smoothing', 'dropout')
+_STRINGS = ('arch', 'optimizer', 'lr_schedule', 'augment', 'gpus', 'kvstore')
+_OPTIONAL_STRINGS = ('data_dir', 'out')
 
 
 @dataclass
@@ -55,12 +62,13 @@ class Config:
 
     def validate(self):
         """Raise ConfigError naming the flag for the first setting out of range."""
+        self._check_types()
         conv_arch = self.conv_arch()        # ArchError (a ConfigError) names 'arch'
         check_ratio(conv_arch, self.ratio)  # ... or 'ratio'
         smallest = min_input_size(conv_arch)
-        if not _is_int(self.resize) or self.resize < smallest:
-            raise ConfigError(f"must be an integer of at least {smallest} "
-                              f"({len(conv_arch)} poolings halve it), got {self.resize!r}",
+        if not _is_int(self.resize) or not smallest <= self.resize <= MAX_RESIZE:
+            raise ConfigError(f"must be an integer from {smallest} ({len(conv_arch)} poolings "
+                              f"halve it) to {MAX_RESIZE}, got {self.resize!r:.40}",
                               flag='resize')
         for flag, value in (('epochs', self.epochs), ('batch_size', self.batch_size)):
             if not _is_int(value) or value < 1:
@@ -93,6 +101,26 @@ class Config:
             raise ConfigError(f"Horovod replaces the parameter server: "
                               f"drop --kvstore {self.kvstore}", flag='horovod')
         return self
+
+    def _check_types(self):
+        """ConfigError for a value of the wrong type (a config.json written by hand):
+        the seed an integer, switches booleans, rates numbers, names strings."""
+        if not _is_int(self.seed) or not 0 <= self.seed < 2 ** 32:
+            raise ConfigError(f"must be an integer from 0 to 2**32 - 1, got {self.seed!r:.40}",
+                              flag='seed')
+        for flag in _BOOLEANS:
+            if not isinstance(getattr(self, flag), bool):
+                raise ConfigError(f"must be true or false, got {getattr(self, flag)!r:.40}",
+                                  flag=flag)
+        for flag in _NUMBERS:
+            if not _is_number(getattr(self, flag)):
+                raise ConfigError(f"must be a number, got {getattr(self, flag)!r:.40}", flag=flag)
+        for flag in _STRINGS + _OPTIONAL_STRINGS:
+            value = getattr(self, flag)
+            if not (isinstance(value, str) or (value is None and flag in _OPTIONAL_STRINGS)):
+                raise ConfigError(f"must be a string, got {value!r:.40}", flag=flag)
+        if not isinstance(self.extra, dict):
+            raise ConfigError(f"must be a JSON object, got {self.extra!r:.40}", flag='extra')
 
     def _check_toolkit(self):
         """Momentum, weight decay, the schedule, label smoothing, augmentation."""

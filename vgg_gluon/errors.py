@@ -61,6 +61,10 @@ class CheckpointError(Error):
     default_flag = 'run_dir'
 
 
+class RunDirBusy(CheckpointError):
+    """Another process writes in the run directory (it holds its lock)."""
+
+
 class ImageError(Error):
     """A file that is not a readable image."""
 

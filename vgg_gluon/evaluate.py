@@ -9,6 +9,7 @@ accuracy overall and per class, and writes ``confusion.png`` and
 """
 import json
 import os
+import tempfile
 import sys
 
 from .cli.arguments import (default_out, doc_body, doc_summary, fail, open_run, positive_int_arg, prog, report,
@@ -41,10 +42,16 @@ def main(argv=None):
         test_iter = test_iter_for(config, args.test_samples, args.batch_size, args.data_dir)
         out = args.out or default_out(args, None)
         os.makedirs(out, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):   # writable? checked before any work
+            pass
     except VGGGluonError as err:
         return report(cmd, err)
     except OSError as err:
-        return fail(cmd, f"--out: cannot create {args.out} ({err.strerror})")
+        if args.out is None:
+            return fail(cmd, f"RUN_DIR: cannot write confusion.png and evaluation.json into "
+                             f"{args.run_dir} ({err.strerror}); give --out DIR to write them "
+                             f"there (nothing was evaluated)")
+        return fail(cmd, f"--out: cannot write into {args.out} ({err.strerror})")
     counts = confusion_matrix(net, test_iter, ctx)
     summary = summarize(counts)
     summary.update(run_dir=args.run_dir, model=args.model, epoch=epoch, arch=config.arch, ratio=config.ratio)
@@ -56,10 +63,14 @@ def main(argv=None):
         shown = '-' if accuracy is None else f"{accuracy:.3f}"
         print(f"{label:<12}{shown:>9}{summary['support'][label]:>8}")
     figure = os.path.join(out, 'confusion.png')
-    plot_confusion(counts, figure, f"{config.arch}/{config.ratio}, epoch {epoch}: "
-                                   f"test accuracy {summary['accuracy']:.3f}")
-    atomic_write_text(os.path.join(out, 'evaluation.json'), json.dumps(summary, indent=2))
-    print(f"confusion matrix: {figure}")
+    try:
+        plot_confusion(counts, figure, f"{config.arch}/{config.ratio}, epoch {epoch}: "
+                                       f"test accuracy {summary['accuracy']:.3f}")
+        atomic_write_text(os.path.join(out, 'evaluation.json'), json.dumps(summary, indent=2))
+    except OSError as err:   # the directory changed under us (full disk, made read-only)
+        return fail(cmd, f"evaluated, but writing into {out} failed ({err.strerror}); the "
+                         f"accuracy above stands; give --out DIR to keep the files")
+    print(f"confusion matrix: {figure}; evaluation.json in {out}")
     return 0
 
 

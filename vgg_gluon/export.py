@@ -9,6 +9,7 @@ Input: float32 images in [0, 1], light items on black, at the run's input
 size; output: (batch, 10) logits. Both files are checked against the
 trained network before the command ends (onnxruntime, if installed).
 """
+import contextlib
 import os
 import sys
 
@@ -28,15 +29,24 @@ def main(argv=None):
     """Entry point; returns the exit status (2: bad input, 1: exported files disagree)."""
     args = build_parser().parse_args(argv)
     cmd = prog('export')
+    from .runtime.lock import writer_lock
+    out = args.out or default_out(args, 'export')
+    with contextlib.ExitStack() as held:
+        try:
+            if args.out is None and args.run_dir is not None and os.path.isdir(args.run_dir):
+                held.enter_context(writer_lock(args.run_dir))   # it writes in the run directory
+            return _export(cmd, args, out)
+        except VGGGluonError as err:
+            return report(cmd, err)
+        except OSError as err:
+            return fail(cmd, f"--out: cannot create {out} ({err.strerror})")
+
+
+def _export(cmd, args, out):
+    """The export itself, under the run directory's lock when it writes there."""
     from .inference.formats import export_all, have
-    try:
-        (net, config, _), ctx = open_run(args)
-        out = args.out or default_out(args, 'export')
-        os.makedirs(out, exist_ok=True)
-    except VGGGluonError as err:
-        return report(cmd, err)
-    except OSError as err:
-        return fail(cmd, f"--out: cannot create {out} ({err.strerror})")
+    (net, config, _), ctx = open_run(args)
+    os.makedirs(out, exist_ok=True)
     if args.onnx and not have('onnx'):
         return fail(cmd, "--no-onnx: the onnx package is not installed "
                           "(pip install 'vgg_gluon[export]'), or give --no-onnx")

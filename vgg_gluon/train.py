@@ -62,8 +62,8 @@ def _model_flags(g, d):
 
 
 def _data_flags(g, d, none):
-    g.add_argument('--resize', type=int_arg('an integer of at least 32'), default=d.resize,
-                   help='input side in pixels (the book: 96 to fit memory, 224 in full)')
+    g.add_argument('--resize', type=int_arg('an integer from 32 to 448'), default=d.resize,
+                   help='input side in pixels, at most 448 (the book: 96 to fit memory, 224 in full)')
     g.add_argument('--data-dir', default=d.data_dir,
                    help='Fashion-MNIST IDX files (default: $VGG_GLUON_DATA, ~/.mxnet/datasets/'
                         'fashion-mnist, /usr/share/datasets/fashion-mnist, else download)')
@@ -120,7 +120,7 @@ def _run_flags(g, d, none):
     g.add_argument('--resume', metavar='RUN_DIR', default=none,
                    help='continue RUN_DIR from its last complete epoch with its own settings; '
                         'only --epochs, --lr, --data-dir, --gpus, --quiet may change')
-    g.add_argument('--seed', type=int_arg('an integer'), default=d.seed,
+    g.add_argument('--seed', type=int_arg('an integer from 0 to 2**32 - 1'), default=d.seed,
                    help='seeds Python, NumPy and MXNet: the same seed on the same machine '
                         'gives the same numbers')
     g.add_argument('--quiet', action='store_true', default=d.quiet,

@@ -42,6 +42,25 @@ MANIFEST = 'checkpoint.json'
 CHECKPOINT_DIR = 'checkpoints'
 BEST_PARAMS = 'best.params'
 EPOCHS = ('last', 'best')  # which parameters a command loads (--epoch)
+# A config.json is about 1 kB and a manifest grows by about 0.3 kB an epoch:
+# these caps leave room for thousands of epochs and keep a planted file cheap.
+CONFIG_LIMIT = 1 << 20
+MANIFEST_LIMIT = 16 << 20
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def read_json(path, limit):
+    """The JSON value in ``path``: at most ``limit`` bytes are read, and NaN and
+    Infinity (which Python's json accepts) are refused. FileNotFoundError as
+    is; ValueError (with the reason) for a file too large or not strict JSON."""
+    with open(path, 'rb') as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit >> 20} MiB, the most vgg_gluon reads")
+    return json.loads(data, parse_constant=_refuse_constant)
 
 
 # ---- the configuration ----------------------------------------------------------
@@ -65,8 +84,7 @@ def load_config(run_dir):
     """The run's Config from ``config.json``; CheckpointError if missing or not trusted."""
     path = os.path.join(run_dir, 'config.json')
     try:
-        with open(path) as f:
-            values = json.load(f)
+        values = read_json(path, CONFIG_LIMIT)
     except FileNotFoundError:
         raise CheckpointError(f"{run_dir} is not a run directory (no config.json)") from None
     except (OSError, ValueError, RecursionError) as err:
@@ -93,6 +111,31 @@ def check_expected(config, run_dir, arch=None, ratio=None):
 
 
 # ---- the checkpoint and the parameters ----------------------------------------------
+
+def check_not_symlink(path):
+    """CheckpointError if ``path`` is a symlink: a run directory's checkpoints/
+    pointing elsewhere would have its pruning delete another folder's files."""
+    if os.path.islink(path):
+        raise CheckpointError(f"{path} is a symbolic link; vgg_gluon writes and prunes "
+                              f"checkpoints only in a real folder of the run directory: "
+                              f"refusing to touch it", flag='resume')
+
+
+def inside(run_dir, name, source):
+    """The path of a file the manifest names; CheckpointError (which says nothing
+    of the outside file) unless ``name`` is relative, normalised and inside the
+    run directory once symlinks are resolved."""
+    ok = (isinstance(name, str) and name and not os.path.isabs(name) and '\\' not in name
+          and os.path.normpath(name) == name and not name.startswith('..'))
+    path = os.path.join(run_dir, name) if ok else None
+    if ok:
+        root = os.path.realpath(run_dir)
+        ok = os.path.commonpath([root, os.path.realpath(path)]) == root
+    if not ok:
+        raise CheckpointError(f"{source}: names a file outside the run directory "
+                              f"({name!r:.60}); refusing it")
+    return path
+
 
 def read_checkpoint(run_dir):
     """The verified manifest of the last complete epoch, or None if there is none.
@@ -140,8 +183,7 @@ def optimizer_on_servers(run_dir):
 def _read_manifest(path):
     """The manifest's JSON object, or None if there is none; CheckpointError."""
     try:
-        with open(path) as f:
-            manifest = json.load(f)
+        manifest = read_json(path, MANIFEST_LIMIT)
     except FileNotFoundError:
         return None
     except (OSError, ValueError, RecursionError) as err:
@@ -163,7 +205,7 @@ def _check_version(path, run_dir, found):
 
 
 def _check_file(run_dir, name, size, sha256):
-    path = os.path.join(run_dir, name)
+    path = inside(run_dir, name, os.path.join(run_dir, MANIFEST))
     if not os.path.isfile(path):
         raise CheckpointError(f"{path} is missing; the checkpoint is incomplete")
     found = os.path.getsize(path)
@@ -185,8 +227,8 @@ def params_path(run_dir, manifest=None, epoch='last'):
             if 'best' not in manifest:
                 raise CheckpointError(f"{run_dir} was written before vgg_gluon kept the best "
                                       f"epoch: only --epoch last", flag='epoch')
-            return os.path.join(run_dir, manifest['best']['params'])
-        return os.path.join(run_dir, manifest['files']['params'])
+            return inside(run_dir, manifest['best']['params'], MANIFEST)
+        return inside(run_dir, manifest['files']['params'], MANIFEST)
     path = os.path.join(run_dir, 'model.params' if epoch == 'last' else BEST_PARAMS)
     if not os.path.isfile(path):
         raise CheckpointError(f"{run_dir} holds no parameters yet (no {MANIFEST}, no "

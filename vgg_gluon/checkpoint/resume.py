@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from ..config import Config
 from ..errors import CheckpointError, ConfigError
-from .reader import MANIFEST, config_from_dict, load_config, read_checkpoint
+from .reader import CHECKPOINT_DIR, MANIFEST, check_not_symlink, config_from_dict, load_config, read_checkpoint
 
 CHANGEABLE = ('epochs', 'lr', 'data_dir', 'gpus', 'quiet')
 
@@ -62,6 +62,7 @@ def prepare(run_dir, given):
 def _saved_config(run_dir):
     """(Config, manifest or None): the checkpoint's own copy of the config wins."""
     config = load_config(run_dir)          # config.json must be sound in any case
+    check_not_symlink(os.path.join(run_dir, CHECKPOINT_DIR))   # before anything is pruned
     manifest = read_checkpoint(run_dir)
     if manifest is not None:
         config = config_from_dict(manifest['config'], os.path.join(run_dir, MANIFEST))

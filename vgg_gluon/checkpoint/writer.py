@@ -29,7 +29,12 @@ from ..runtime.atomic import atomic_write, atomic_write_text, file_digest, link_
 from ..errors import CheckpointError, SaveFailed, TrainingDiverged
 from ..runtime.seeding import rng_state, set_rng_state
 from .reader import (BEST_PARAMS, CHECKPOINT_DIR, FORMAT, FORMAT_VERSION, MANIFEST,
-                     load_params, one_line, params_path, read_checkpoint)
+                     check_not_symlink, inside, load_params, one_line, params_path,
+                     read_checkpoint)
+
+
+# the epoch files and their atomic_write temporaries ('.epoch-0003.params.tmp-k2j_x9')
+PRUNABLE = re.compile(r'\.?epoch-\d{4,}\.(params|states\.nd)(\.tmp-[A-Za-z0-9_]+)?')
 
 
 class CheckpointWriter:
@@ -87,6 +92,7 @@ class CheckpointWriter:
             os.mkdir(ckpt_dir)
         except FileExistsError:
             pass
+        check_not_symlink(ckpt_dir)
         return ckpt_dir
 
     def _write(self, net, trainer, record):
@@ -139,9 +145,14 @@ class CheckpointWriter:
         keep = {name for name in manifest['files'].values() if name is not None}
         keep.add(manifest['best']['params'])  # the best epoch's parameters, until bettered
         self._writing = ckpt_dir = os.path.join(run_dir, CHECKPOINT_DIR)   # pruning
+        check_not_symlink(ckpt_dir)
         for name in os.listdir(ckpt_dir):  # older epochs, and temporaries of killed runs
-            if f'{CHECKPOINT_DIR}/{name}' not in keep:
-                os.remove(os.path.join(ckpt_dir, name))
+            path = os.path.join(ckpt_dir, name)
+            # only the names this project writes, and never through a symlink's target
+            # (os.remove unlinks the link itself); anything else someone put here stays
+            if (f'{CHECKPOINT_DIR}/{name}' not in keep and PRUNABLE.fullmatch(name)
+                    and not os.path.isdir(path)):
+                os.remove(path)
 
 
 def _read_back(save):
@@ -185,7 +196,7 @@ def restore(run_dir, manifest, net, trainer, config, ctxs):
             raise CheckpointError(f"{run_dir} was trained with a parameter server, which keeps "
                                   f"the optimizer states on the servers: it cannot be resumed "
                                   f"exactly")
-        states = os.path.join(run_dir, manifest['files']['states'])
+        states = inside(run_dir, manifest['files']['states'], MANIFEST)
         optimizer_state.restore(trainer, manifest['optimizer'], states)
         _check_states(trainer, states)
     except CheckpointError as err:

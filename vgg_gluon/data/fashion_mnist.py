@@ -83,40 +83,55 @@ def download(root):
     return root
 
 
-def _read_bytes(path):
-    try:
-        with open(path, 'rb') as f:
-            raw = f.read()
-        return gzip.decompress(raw) if raw[:2] == b'\x1f\x8b' else raw
-    except (OSError, EOFError, zlib.error) as err:
-        raise DataError(f"{path}: cannot read ({err}); the file is truncated or corrupt") from None
+def _open(path):
+    """The file for reading, through gzip when it starts with gzip's magic bytes."""
+    f = open(path, 'rb')
+    if f.read(2) == b'\x1f\x8b':
+        f.close()
+        return gzip.open(path, 'rb')
+    f.seek(0)
+    return f
 
 
 def read_idx(path, magic, count=None):
     """One IDX file as a uint8 array, its header and length checked.
 
     Images (magic 0x803) -> (n, 28, 28); labels (0x801) -> (n,) in 0..9.
+    Streamed: the header is read and checked first, then at most the size it
+    declares plus one byte, so a gzip bomb or a file with trailing data is
+    refused without inflating it.
     """
-    data = _read_bytes(path)
+    try:
+        with _open(path) as f:
+            dims, header = _read_header(f, path, magic, count)
+            body = int(np.prod(dims))
+            data = f.read(body + 1)
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"{path}: cannot read ({err}); the file is truncated or corrupt") from None
+    if len(data) != body:
+        raise DataError(f"{path}: {'more' if len(data) > body else header + len(data)} bytes, "
+                        f"expected {header + body} (the file is truncated or has trailing data)")
+    array = np.frombuffer(data, dtype=np.uint8).reshape(dims)
+    if len(dims) == 1 and array.max(initial=0) >= NUM_CLASSES:
+        raise DataError(f"{path}: label {array.max()} outside 0..9")
+    return array
+
+
+def _read_header(f, path, magic, count):
+    """(dims, header bytes) of an IDX stream, checked against what is expected."""
     ndim = 3 if magic == IMAGE_MAGIC else 1
     header = 4 + 4 * ndim
+    data = f.read(header)
     if len(data) < header:
         raise DataError(f"{path}: {len(data)} bytes is too short for an IDX header")
-    found, *dims = struct.unpack('>%dI' % (1 + ndim), data[:header])
+    found, *dims = struct.unpack('>%dI' % (1 + ndim), data)
     if found != magic:
         raise DataError(f"{path}: magic number 0x{found:08x}, expected 0x{magic:08x}")
     if count is not None and dims[0] != count:
         raise DataError(f"{path}: header says {dims[0]} items, expected {count}")
     if ndim == 3 and dims[1:] != [IMAGE_SIZE, IMAGE_SIZE]:
         raise DataError(f"{path}: images are {dims[1]}x{dims[2]}, expected 28x28")
-    expected = header + int(np.prod(dims))
-    if len(data) != expected:
-        raise DataError(f"{path}: {len(data)} bytes, expected {expected} "
-                        f"(the file is truncated or has trailing data)")
-    array = np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
-    if ndim == 1 and array.max(initial=0) >= NUM_CLASSES:
-        raise DataError(f"{path}: label {array.max()} outside 0..9")
-    return array
+    return dims, header
 
 
 def read_fashion_mnist(data_dir=None, splits=('train', 'test')):

@@ -7,18 +7,27 @@ the old file or the new one, never a mixture.
 import hashlib
 import os
 import shutil
+import tempfile
 
-_TMP = '.tmp-'
+_TMP = '.tmp-'   # temporaries are '.<name>.tmp-<random>': checkpoint pruning knows the pattern
+_UMASK = os.umask(0)
+os.umask(_UMASK)  # mkstemp makes files 0600; the run's files get the mode open() would give
 
 
 def atomic_write(path, write):
     """Call ``write(tmp_path)``, fsync, then rename over ``path`` in one step.
 
     The temporary file lies in the same directory (a rename across file
-    systems is not atomic) and is removed if ``write`` fails.
+    systems is not atomic), is created exclusively under an unpredictable
+    name (``mkstemp``: O_EXCL, so a symlink planted at a guessed name is
+    never followed), and is removed if ``write`` fails.
     """
     directory, name = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(directory, f'.{name}{_TMP}{os.getpid()}')
+    fd, tmp = tempfile.mkstemp(prefix=f'.{name}{_TMP}', dir=directory)
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
+    finally:
+        os.close(fd)
     try:
         write(tmp)
         with open(tmp, 'rb+') as f:
@@ -69,8 +78,13 @@ def link_or_copy(src, dst):
         return
 
     def write(tmp):
+        os.remove(tmp)  # os.link needs a free name; mkstemp's is random, so still ours
         try:
-            os.link(src, tmp)
-        except OSError:  # file systems without hard links
-            shutil.copyfile(src, tmp)
+            os.link(src, tmp)   # never follows or replaces anything at tmp (EEXIST)
+        except FileExistsError:
+            raise
+        except OSError:  # file systems without hard links: a new file, O_EXCL again
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            with open(src, 'rb') as source, os.fdopen(fd, 'wb') as target:
+                shutil.copyfileobj(source, target)
     atomic_write(dst, write)

@@ -20,7 +20,8 @@ from ..checkpoint.writer import CheckpointWriter, restore
 from ..runtime.devices import check_amp, select_ctx
 from .distributed import Workers, setup_workers
 from ..config import Config
-from ..errors import ConfigError, Interrupted, SaveFailed, TrainingDiverged
+from ..errors import ConfigError, Interrupted, RunDirBusy, SaveFailed, TrainingDiverged
+from ..runtime.lock import LOCK_NAME, writer_lock
 from ..runtime.signals import deferred, raise_pending
 from .loop import TrainOptions, train_ch5
 from ..models.vgg import build_net
@@ -173,6 +174,30 @@ class _Run:
             self.out = check_run_dir(config.out) if self.writes else config.out
         self.say = say if say is not None and self.writes and not config.quiet else _silent
 
+    def lock(self, held):
+        """Create a new run directory exclusively (or take the resumed one) and
+        hold its lock in ``held`` (an ExitStack): one writer per run directory."""
+        try:
+            if not self.resume:
+                parent = os.path.dirname(os.path.abspath(self.out))
+                if not os.path.exists(parent):
+                    os.makedirs(parent)
+                with contextlib.suppress(FileExistsError):   # empty: check_run_dir saw it
+                    os.mkdir(self.out)
+            held.enter_context(writer_lock(self.out))
+        except RunDirBusy as err:
+            raise RunDirBusy(str(err), flag='resume' if self.resume else 'out') from None
+        except OSError as err:
+            failed = SaveFailed(f"cannot write into {self.out}: {err.strerror}" if self.resume
+                                else f"cannot create the run directory {self.out}: "
+                                     f"{err.strerror}")
+            failed.run_dir, failed.epochs_done = self.out, 0
+            raise failed from None
+        if not self.resume and set(os.listdir(self.out)) - {LOCK_NAME}:
+            # another train got there between check_run_dir and the lock
+            raise ConfigError(f"{self.out} already exists and is not empty; choose a new run "
+                              f"directory (nothing was overwritten)", flag='out')
+
     def start(self, net, trainer, ctxs):
         """Restore a resumed checkpoint or create the run directory; the writer."""
         config, resume = self.config, self.resume
@@ -203,7 +228,9 @@ class _Run:
             atomic_write_text(os.path.join(self.out, 'config.json'),
                               json.dumps(config.to_dict(), indent=2))
         except OSError as err:
-            failed = SaveFailed(f"cannot create the run directory {self.out}: {err.strerror}")
+            failed = SaveFailed(f"cannot write into {self.out}: {err.strerror}" if self.resume
+                                else f"cannot create the run directory {self.out}: "
+                                     f"{err.strerror}")
             failed.run_dir, failed.epochs_done = self.out, 0
             raise failed from None
 
@@ -233,14 +260,17 @@ def run(config, resume=None, say=None):
     """
     workers = setup_workers(config)  # one process, or one of several (dist_*, Horovod)
     try:
-        return _train(config, resume, say, workers)
+        with contextlib.ExitStack() as held:   # the run directory's lock, until the end
+            return _train(config, resume, say, workers, held)
     except BaseException:
         workers.leave_early()  # the other workers will not get here: do not wait for them
         raise
 
 
-def _train(config, resume, say, workers):
+def _train(config, resume, say, workers, held):
     this = _Run(config, resume, workers, say)
+    if this.writes and resume:
+        this.lock(held)   # before the checkpoint is read again and restored
     ctxs = workers.local_ctx(select_ctx(config.gpus))
     seed_everything(config.seed)
     net, trainer = build_model(config, ctxs, workers)  # checks --amp before any reading
@@ -250,6 +280,8 @@ def _train(config, resume, say, workers):
         batches.on_batch = _stop_check(batches.on_batch)
     # the schedule's class first: a resumed checkpoint's optimizer state is checked against it
     schedules.attach(trainer, config, len(train_iter))
+    if this.writes and not resume:
+        this.lock(held)   # a new directory once every input has been checked
     writer, history = this.start(net, trainer, ctxs)
     epochs_done = history[-1]['epoch'] if history else 0
     # after start: a resumed optimizer comes from the checkpoint, without the schedule
