@@ -36,7 +36,7 @@ def test_end_to_end_in_a_subprocess(tmp_path):
     lines = proc.stdout.strip().splitlines()
     assert lines[0] == 'training on cpu(0)'
     assert lines[1].startswith('epoch 1, loss ') and lines[2].startswith('epoch 2, loss ')
-    assert sorted(os.listdir(out)) == ['best.params', 'checkpoint.json', 'checkpoints',
+    assert sorted(os.listdir(out)) == ['.lock', 'best.params', 'checkpoint.json', 'checkpoints',
                                        'config.json', 'metrics.jsonl', 'model.params']
     config = json.loads((out / 'config.json').read_text())
     assert config['ratio'] == 8 and config['train_samples'] == 1000
