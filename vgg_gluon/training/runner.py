@@ -188,15 +188,18 @@ class _Run:
         except RunDirBusy as err:
             raise RunDirBusy(str(err), flag='resume' if self.resume else 'out') from None
         except OSError as err:
-            failed = SaveFailed(f"cannot write into {self.out}: {err.strerror}" if self.resume
-                                else f"cannot create the run directory {self.out}: "
-                                     f"{err.strerror}")
-            failed.run_dir, failed.epochs_done = self.out, 0
-            raise failed from None
+            raise self._cannot_write(err) from None
         if not self.resume and set(os.listdir(self.out)) - {LOCK_NAME}:
             # another train got there between check_run_dir and the lock
             raise ConfigError(f"{self.out} already exists and is not empty; choose a new run "
                               f"directory (nothing was overwritten)", flag='out')
+
+    def _cannot_write(self, err):
+        """SaveFailed for an OSError before the first epoch: nothing is saved yet."""
+        failed = SaveFailed(f"cannot write into {self.out}: {err.strerror}" if self.resume
+                            else f"cannot create the run directory {self.out}: {err.strerror}")
+        failed.run_dir, failed.epochs_done = self.out, 0
+        return failed
 
     def start(self, net, trainer, ctxs):
         """Restore a resumed checkpoint or create the run directory; the writer."""
@@ -228,11 +231,7 @@ class _Run:
             atomic_write_text(os.path.join(self.out, 'config.json'),
                               json.dumps(config.to_dict(), indent=2))
         except OSError as err:
-            failed = SaveFailed(f"cannot write into {self.out}: {err.strerror}" if self.resume
-                                else f"cannot create the run directory {self.out}: "
-                                     f"{err.strerror}")
-            failed.run_dir, failed.epochs_done = self.out, 0
-            raise failed from None
+            raise self._cannot_write(err) from None
 
     def announce(self, train_iter, test_iter, epochs_done):
         c = self.config
