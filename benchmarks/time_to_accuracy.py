@@ -91,7 +91,7 @@ def _epochs(text):
 
 def run_recipe(name, args, out, epochs=None, seed=None, flags=()):
     """{'recipe', 'seed', 'command', 'epochs': [{'epoch', 'test_acc', 'wall_s', 'line'}],
-    'wall_s'} of one training process (``flags`` added after the recipe)."""
+    'wall_s', 'started', 'ended'} of one training process (``flags`` added after the recipe)."""
     from vgg_gluon.training.recipes import parse_log_line
     cmd = [sys.executable, '-m', 'vgg_gluon.train', '--recipe', name, '--quiet', '--out', out]
     cmd += list(flags)
@@ -100,7 +100,9 @@ def run_recipe(name, args, out, epochs=None, seed=None, flags=()):
                         ('--test-samples', args.test_samples)):
         if value is not None:
             cmd += [flag, str(value)]
+    from vgg_gluon.training.measure import utc_now
     env = dict(os.environ, PYTHONUNBUFFERED='1')  # each epoch line as it is printed
+    started = utc_now()
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env)
@@ -115,11 +117,12 @@ def run_recipe(name, args, out, epochs=None, seed=None, flags=()):
     if proc.wait() != 0:
         raise SystemExit(f"{name}: exit {proc.returncode}: {err.strip()[-500:]}")
     wall = time.perf_counter() - start
+    ended = utc_now()
     if args.keep:
         with open(out + '.log', 'w') as f:
             f.writelines(lines)
     return {'recipe': name, 'seed': seed, 'command': ' '.join(cmd[1:]), 'epochs': rows,
-            'wall_s': wall}
+            'wall_s': wall, 'started': started, 'ended': ended}
 
 
 def first_reached(rows, target):
@@ -179,7 +182,8 @@ def format_report(report):
                   for label in report['ablation']]
     lines += ['', "# the runs' epoch lines:"]
     for label, run in list(report['runs'].items()) + list(report.get('ablation', {}).items()):
-        lines += [f'## {label}'] + [row['line'] for row in run['epochs']]
+        lines += [f"## {label}: {run['command']}; started {run['started']}, ended {run['ended']}"]
+        lines += [row['line'] for row in run['epochs']]
     return '\n'.join(lines)
 
 

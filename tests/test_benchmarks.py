@@ -95,7 +95,10 @@ def test_time_to_accuracy_reports_the_first_epoch_at_each_target(tmp_path):
     assert text.startswith('# python -m benchmarks.time_to_accuracy --recipes fast,seed000 ')
     assert f"started {report['started']}, ended {report['ended']}" in text
     assert 'cores' in report['machine'] and report['machine'] in text
-    assert text.split('## fast s0\n')[1].startswith('epoch 1, loss') and '## seed000\nepoch 1' in text
+    for label, run_ in report['runs'].items():
+        header = (f"## {label}: {run_['command']}; started {run_['started']}, "
+                  f"ended {run_['ended']}\n")
+        assert text.split(header)[1].startswith('epoch 1, loss')
     ref = report['runs']['seed000']['wall_s']
     for label in ('fast s0', 'fast s1'):
         wall = report['runs'][label]['wall_s']
@@ -117,6 +120,7 @@ def test_time_to_accuracy_ablation_runs_fast_with_each_part_changed(tmp_path, mo
     monkeypatch.setattr(tta, 'run_recipe', lambda name, args, out, epochs=None, seed=None, flags=():
                         ran.append((name, seed, tuple(flags))) or
                         {'recipe': name, 'seed': seed, 'command': name, 'wall_s': 2.0,
+                         'started': 'then', 'ended': 'later',
                          'epochs': [{'epoch': 1, 'test_acc': 0.9, 'wall_s': 1.0, 'line': 'epoch 1'}]})
     assert tta.main(['--recipes', 'fast', '--ablation', '--keep', str(tmp_path / 'k')]) == 0
     assert ran[0] == ('fast', None, ())
