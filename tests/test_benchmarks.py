@@ -114,18 +114,36 @@ def test_time_to_accuracy_reports_the_first_epoch_at_each_target(tmp_path):
         (10.0, 1), (20.0, 2), (20.0, 2), (None, None)]
 
 
-def test_time_to_accuracy_ablation_runs_fast_with_each_part_changed(tmp_path, monkeypatch):
+def test_time_to_accuracy_ablation_runs_fast_with_each_part_changed(tmp_path, monkeypatch, capsys):
     from benchmarks import time_to_accuracy as tta
     ran = []
-    monkeypatch.setattr(tta, 'run_recipe', lambda name, args, out, epochs=None, seed=None, flags=():
-                        ran.append((name, seed, tuple(flags))) or
-                        {'recipe': name, 'seed': seed, 'command': name, 'wall_s': 2.0,
-                         'started': 'then', 'ended': 'later',
-                         'epochs': [{'epoch': 1, 'test_acc': 0.9, 'wall_s': 1.0, 'line': 'epoch 1'}]})
+
+    def fake(name, args, out, epochs=None, seed=None, flags=(), may_fail=False):
+        ran.append((name, seed, tuple(flags), may_fail))
+        record = {'recipe': name, 'seed': seed, 'command': name, 'wall_s': 2.0,
+                  'started': 'then', 'ended': 'later',
+                  'epochs': [{'epoch': 1, 'test_acc': 0.9, 'wall_s': 1.0, 'line': 'epoch 1'}]}
+        if len(ran) == 3:
+            record.update(epochs=[], failed='the training loss became nan in epoch 1')
+        return record
+    monkeypatch.setattr(tta, 'run_recipe', fake)
     assert tta.main(['--recipes', 'fast', '--ablation', '--keep', str(tmp_path / 'k')]) == 0
-    assert ran[0] == ('fast', None, ())
-    assert ran[1:] == [('fast', 0, tuple(flags)) for _, flags in tta.ABLATION]
-    assert all(flag.startswith('--') for _, flags in tta.ABLATION for flag in flags[::2])
+    assert ran[0] == ('fast', None, (), False)
+    assert ran[1:] == [('fast', 0, tuple(flags), True) for _, flags in tta.ABLATION]
+    second = tta.ABLATION[1][0]
+    assert f"{second}" in capsys.readouterr().out.split('# ablation')[1]
+    for _, flags in tta.ABLATION:  # every row is a valid run of the fast recipe
+        from vgg_gluon import train
+        train.parse_config(['--recipe', 'fast', *flags])
+
+
+def test_a_failed_ablation_row_says_why_and_the_table_goes_on():
+    from benchmarks.time_to_accuracy import format_table
+    runs = {'ok': {'epochs': [{'epoch': 1, 'test_acc': 0.9, 'wall_s': 5.0}], 'wall_s': 6.0},
+            'bad': {'epochs': [], 'wall_s': 1.0, 'failed': 'the training loss became nan'}}
+    table = format_table(runs, [0.89]).splitlines()
+    assert table[1].split()[:4] == ['ok', '1', '0.900', '6'] and '5 s (ep 1)' in table[1]
+    assert table[2].split(None, 2) == ['bad', '0', 'failed: the training loss became nan']
 
 
 @pytest.mark.parametrize('flag, value', [('--seeds', 'fast=x'), ('--epochs', '0'),

@@ -109,7 +109,8 @@ def test_cli_trains_a_recipe_with_overrides(tmp_path, fmnist_dir, capsys):
 @pytest.mark.parametrize('name', ['fast', 'best'])
 def test_this_projects_recipes_are_valid_toolkit_settings(name):
     config = Config(**RECIPES[name].settings).validate()
-    assert config.arch == {'fast': 'vgg11-bn', 'best': 'vgg13-bn'}[name] and config.resize == 32
+    assert (config.arch, config.resize) == {'fast': ('1x64,1x128,2x256,2x512-bn', 28),
+                                            'best': ('vgg13-bn', 32)}[name]
 
 
 def _paragraphs(out):
