@@ -179,13 +179,14 @@ def run_dir_parser(command, description, epilog=None):
     return p
 
 
-def add_precision_args(p):
-    """--precision and --calib-images (evaluate, predict, testtime, demo)."""
+def add_precision_args(p, also=''):
+    """--precision and --calib-images (evaluate, predict, testtime, demo); ``also``
+    ends the --precision help."""
     p.add_argument('--precision', choices=('fp32', 'int8'), default='fp32',
                    help="fp32: oneDNN's fused graph (convolution, BatchNorm and ReLU as one "
                         "operator); int8: MXNet's post-training quantization, CPU only, "
                         "calibrated on training images and cached in RUN_DIR/quantized "
-                        "(a shipped model's in runs/NAME-int8/quantized)")
+                        "(a shipped model's in runs/NAME-int8/quantized)" + also)
     # 60000: the training split (inference.precision.TRAIN_IMAGES checks it for the library)
     p.add_argument('--calib-images', type=bounded_int_arg(1, 60000), default=None,
                    help='int8: how many training images calibrate it (1 to 60000; '
