@@ -6,9 +6,10 @@ fp32
     BatchNorm and ReLU, and each Dense with its ReLU, becomes one fused
     operator, and BatchNorm is folded into the convolution's weights. The
     logits agree with plain hybridization to within float rounding (about
-    4e-6 here). It is used because it is faster on the CPU at batch 1 and at
-    batch 256 (``benchmarks/bench_inference.py``); on a GPU there is no such
-    backend and the network is hybridized as before.
+    4e-6 here). It is used because it is faster on the CPU than plain static
+    hybridization: 2.3x at batch 1 and 1.15x at batch 256 for ``fast`` on a
+    2-core AVX-512 Xeon (benchmarks/results/2026-12-03_bench_inference.txt);
+    on a GPU there is no such backend and the network is hybridized as before.
 int8
     MXNet's post-training quantization (``quantize_net_v2``): weights and
     activations as 8-bit integers, oneDNN's int8 kernels (CPU only; a GPU is
