@@ -139,6 +139,9 @@ def quantize(net, X, ctx):
     is set back to imperative, so that a caller keeping it (the page's
     gradients) has it as loaded."""
     from mxnet.contrib.quantization import quantize_net_v2
+    # the calibration's executor announces the subgraph backend on stderr otherwise;
+    # a command's own line says what was done (read by MXNet at each bind)
+    os.environ.setdefault('MXNET_SUBGRAPH_VERBOSE', '0')
     calib = mx.io.NDArrayIter(X.as_in_context(mx.cpu()), batch_size=min(CALIB_BATCH, len(X)))
     with warnings.catch_warnings():  # MXNet warns of the label-free graph's unused inputs
         warnings.simplefilter('ignore')
