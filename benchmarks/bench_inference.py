@@ -71,8 +71,8 @@ def build_paths(args, X):
     plain.net.hybridize(static_alloc=True, static_shape=True)
     fused = for_inference(_load(args, ctx).net, config, ctx, 'fp32')
     int8 = for_inference(_load(args, ctx).net, config, ctx, 'int8', args.calib_images)
-    folder = tempfile.mkdtemp(prefix='bench-inference-')
-    session = _onnx_session(_load(args, ctx).net, config, ctx, folder)
+    with tempfile.TemporaryDirectory(prefix='bench-inference-') as folder:
+        session = _onnx_session(_load(args, ctx).net, config, ctx, folder)   # reads the file
     name = session.get_inputs()[0].name
     paths = {'plain fp32': lambda x: plain.net(x).asnumpy(),
              'fused fp32': lambda x: fused(x).asnumpy(),

@@ -186,7 +186,8 @@ def add_precision_args(p, also=''):
                    help="fp32: oneDNN's fused graph (convolution, BatchNorm and ReLU as one "
                         "operator); int8: MXNet's post-training quantization, CPU only, "
                         "calibrated on training images and cached in RUN_DIR/quantized "
-                        "(a shipped model's in runs/NAME-int8/quantized)" + also)
+                        "(a shipped model's in --out/quantized where the command has --out, "
+                        "else runs/NAME-int8/quantized)" + also)
     # 60000: the training split (inference.precision.TRAIN_IMAGES checks it for the library)
     p.add_argument('--calib-images', type=bounded_int_arg(1, 60000), default=None,
                    help='int8: how many training images calibrate it (1 to 60000; '

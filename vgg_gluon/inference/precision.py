@@ -52,6 +52,7 @@ import numpy as np
 import mxnet as mx
 from mxnet import gluon
 
+from ..checkpoint.reader import read_json
 from ..data.fashion_mnist import read_fashion_mnist, resize_images, to_tensor
 from ..errors import DataError, Error, RunDirBusy
 from ..runtime.atomic import atomic_write_text, file_digest, link_or_copy
@@ -155,10 +156,8 @@ def quantize(net, X, ctx):
 def _read_manifest(path):
     """{kind: entry} of a cache manifest; {} if there is none or it is not ours."""
     try:
-        with open(path, 'rb') as f:
-            data = f.read(MANIFEST_LIMIT + 1)
-        manifest = json.loads(data) if len(data) <= MANIFEST_LIMIT else None
-    except (OSError, ValueError):
+        manifest = read_json(path, MANIFEST_LIMIT)
+    except (OSError, ValueError, RecursionError):
         return {}
     if (not isinstance(manifest, dict) or manifest.get('format') != CACHE_FORMAT
             or manifest.get('format_version') != CACHE_VERSION
