@@ -82,6 +82,30 @@ def operators(args):
     for name, v in sorted(ops.items(), key=lambda kv: -kv[1]['Total']):
         if v['Total'] / total >= 0.002:
             print(f"{name:<28}{v['Total'] / args.steps:>9.1f}{100 * v['Total'] / total:>7.1f}%")
+    print(share_of_peak(args, step))
+
+
+def share_of_peak(args, step):
+    """The unprofiled step's GFLOP/s (benchmarks/flops.py) against the float32 GEMM
+    peak (bench_train's kernels, the best of them), both measured now in this process."""
+    import mxnet as mx
+    import numpy as np
+    from .bench_train import gemm_gflops
+    from .flops import train_flops
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        step()
+    wall = (time.perf_counter() - start) / args.steps
+    rate = args.batch_size * train_flops(ratio=args.ratio, resize=args.resize) / wall / 1e9
+    n = 2048
+    peaks = {'numpy.dot': gemm_gflops(np.dot, lambda n: np.random.rand(n, n).astype(np.float32), n),
+             'mx.nd.FullyConnected': gemm_gflops(
+                 lambda a, b: mx.nd.FullyConnected(a, b, no_bias=True, num_hidden=n).wait_to_read(),
+                 lambda n: mx.nd.random.uniform(shape=(n, n)), n)}
+    peak = max(peaks.values())
+    return (f"unprofiled step (unbulked): {wall * 1000:.0f} ms, {rate:.1f} GFLOP/s = "
+            f"{100 * rate / peak:.0f} % of the SGEMM peak {peak:.1f} GFLOP/s ("
+            + ', '.join(f'{k} {v:.1f}' for k, v in peaks.items()) + ')')
 
 
 def primitive_flops(kind, shape):

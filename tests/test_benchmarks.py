@@ -79,30 +79,62 @@ def test_bad_input_is_one_line_and_status_2(script, args, flag):
 
 def test_time_to_accuracy_reports_the_first_epoch_at_each_target(tmp_path):
     proc = run('time_to_accuracy.py', '--recipes', 'fast,seed000', '--epochs', 'fast=2,seed000=1',
-               '--train-samples', '256', '--test-samples', '128', '--json',
+               '--seeds', 'fast=0,1', '--train-samples', '256', '--test-samples', '128', '--json',
                '--keep', str(tmp_path / 'kept'))
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert list(report['runs']) == ['fast', 'seed000'] and report['targets'] == [0.85, 0.88, 0.89]
-    assert [len(r['epochs']) for r in report['runs'].values()] == [2, 1]
+    assert list(report['runs']) == ['fast s0', 'fast s1', 'seed000']
+    assert report['targets'] == [0.85, 0.88, 0.89, 0.90, 0.92]
+    assert [len(r['epochs']) for r in report['runs'].values()] == [2, 2, 1]
+    assert [r['seed'] for r in report['runs'].values()] == [0, 1, None]
     for run_ in report['runs'].values():
         times = [row['wall_s'] for row in run_['epochs']]
         assert 0 < times[0] <= times[-1] <= run_['wall_s']   # start-up counts, epochs in order
         assert '--recipe' in run_['command']
+    assert '--seed 1' in report['runs']['fast s1']['command']
     from benchmarks.time_to_accuracy import format_report
     text = format_report(report)           # what it prints without --json: where, when, epochs
     assert text.startswith('# python -m benchmarks.time_to_accuracy --recipes fast,seed000 ')
     assert f"started {report['started']}, ended {report['ended']}" in text
     assert 'cores' in report['machine'] and report['machine'] in text
-    assert text.split('## fast\n')[1].startswith('epoch 1, loss') and '## seed000\nepoch 1' in text
+    for label, run_ in report['runs'].items():
+        header = (f"## {label}: {run_['command']}; started {run_['started']}, "
+                  f"ended {run_['ended']}\n")
+        assert text.split(header)[1].startswith('epoch 1, loss')
+    ref = report['runs']['seed000']['wall_s']
+    for label in ('fast s0', 'fast s1'):
+        wall = report['runs'][label]['wall_s']
+        assert (f"# {label} / seed000 whole-process wall time: {wall:.0f} / {ref:.0f} = "
+                f"1/{ref / wall:.1f}") in text
     kept = tmp_path / 'kept'
-    assert (kept / 'fast' / 'metrics.jsonl').is_file()
-    assert 'epoch 2, loss' in (kept / 'fast.log').read_text()
+    assert (kept / 'fast_s1' / 'metrics.jsonl').is_file()
+    assert 'epoch 2, loss' in (kept / 'fast_s0.log').read_text()
     from benchmarks.time_to_accuracy import first_reached
     rows = [{'epoch': 1, 'test_acc': 0.86, 'wall_s': 10.0}, {'epoch': 2, 'test_acc': 0.89,
                                                             'wall_s': 20.0}]
     assert [first_reached(rows, t) for t in (0.85, 0.88, 0.89, 0.9)] == [
         (10.0, 1), (20.0, 2), (20.0, 2), (None, None)]
+
+
+def test_time_to_accuracy_ablation_runs_fast_with_each_part_changed(tmp_path, monkeypatch):
+    from benchmarks import time_to_accuracy as tta
+    ran = []
+    monkeypatch.setattr(tta, 'run_recipe', lambda name, args, out, epochs=None, seed=None, flags=():
+                        ran.append((name, seed, tuple(flags))) or
+                        {'recipe': name, 'seed': seed, 'command': name, 'wall_s': 2.0,
+                         'started': 'then', 'ended': 'later',
+                         'epochs': [{'epoch': 1, 'test_acc': 0.9, 'wall_s': 1.0, 'line': 'epoch 1'}]})
+    assert tta.main(['--recipes', 'fast', '--ablation', '--keep', str(tmp_path / 'k')]) == 0
+    assert ran[0] == ('fast', None, ())
+    assert ran[1:] == [('fast', 0, tuple(flags)) for _, flags in tta.ABLATION]
+    assert all(flag.startswith('--') for _, flags in tta.ABLATION for flag in flags[::2])
+
+
+@pytest.mark.parametrize('flag, value', [('--seeds', 'fast=x'), ('--epochs', '0'),
+                                         ('--seeds', 'fastest=1')])
+def test_time_to_accuracy_refuses_bad_seeds_and_epochs(flag, value):
+    proc = run('time_to_accuracy.py', flag, value)
+    assert proc.returncode == 2 and proc.stderr.count('\n') == 1 and flag in proc.stderr
 
 
 def test_time_to_accuracy_refuses_an_unknown_recipe():
@@ -137,6 +169,16 @@ def test_bench_augment_sets_each_augmentation_beside_a_training_step():
     assert report['train_step_ms'] > 0 and all(v > 0 for v in report['augment_ms'].values())
     bad = run('bench_augment.py', '--sizes', '64')
     assert bad.returncode == 2 and bad.stderr.count('\n') == 1 and '--sizes' in bad.stderr
+
+
+def test_epoch_breakdown_times_every_phase_of_a_short_epoch():
+    proc = run('epoch_breakdown.py', '--train-samples', '256', '--test-samples', '64')
+    assert proc.returncode == 0, proc.stderr
+    table = proc.stdout.split('of whole\n')[1]
+    phases = [line.split()[0] for line in table.splitlines()[:9]]
+    assert phases == ['import', 'data', 'build', 'pipeline', 'steps', 'loop', 'evaluation',
+                      'rest', 'whole']
+    assert ' batches: ' in proc.stdout and '# recipe fast, one epoch' in proc.stdout
 
 
 def test_bench_inference_times_four_paths_at_two_batch_sizes():

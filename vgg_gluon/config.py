@@ -14,12 +14,15 @@ from .errors import ConfigError
 KVSTORES = ('local', 'device', 'dist_sync', 'dist_device_sync', 'dist_async')
 OPTIMIZERS = ('sgd', 'nag', 'adam')
 SCHEDULES = ('constant', 'step', 'cosine', 'onecycle')  # training/schedules.py builds them
+# Test-time augmentation of every evaluation: 'flip' averages the posteriors of the
+# image and its mirror (the mirror is as likely an item as the image: --augment flip)
+TTAS = ('none', 'flip')
 # The largest input side: twice the paper's 224 (its multi-scale tests go to 384);
 # beyond it one image's activations alone outgrow any device's memory.
 MAX_RESIZE = 448
 _BOOLEANS = ('scale_dense', 'wd_all', 'quiet', 'hybridize', 'horovod', 'amp')
 _NUMBERS = ('lr', 'momentum', 'wd', 'lr_factor', 'label_smoothing', 'dropout')
-_STRINGS = ('arch', 'optimizer', 'lr_schedule', 'augment', 'gpus', 'kvstore')
+_STRINGS = ('arch', 'optimizer', 'lr_schedule', 'augment', 'tta', 'gpus', 'kvstore')
 _OPTIONAL_STRINGS = ('data_dir', 'out')
 
 
@@ -42,6 +45,7 @@ class Config:
     lr_factor: float = 0.1          # ... by this
     label_smoothing: float = 0.0    # weight of the uniform target (0: one-hot, the book)
     augment: str = 'none'           # 'none' or a comma-separated list of augment.AUGMENTATIONS
+    tta: str = 'none'               # evaluation: 'none' (the book) or 'flip' (TTAS)
     seed: int = 0                   # same seed, same machine -> same numbers
     gpus: str = 'auto'              # 'auto' (gpu(0) if any), 'cpu', or '0,1,...'
     data_dir: Optional[str] = None  # None: $VGG_GLUON_DATA, ~/.mxnet/..., /usr/share/...
@@ -138,6 +142,8 @@ class Config:
                               flag='label_smoothing')
         check_schedule(self)
         parse_augment(self.augment)
+        if self.tta not in TTAS:
+            raise ConfigError(f"must be one of {', '.join(TTAS)}, got {self.tta!r:.40}", flag='tta')
 
     def to_dict(self):
         return dataclasses.asdict(self)

@@ -59,13 +59,15 @@ def main(argv=None):
                             precision_root(args), log=notice(cmd))
     except VGGGluonError as err:
         return report(cmd, err)
-    counts = confusion_matrix(net, test_iter, ctx)
+    counts = confusion_matrix(net, test_iter, ctx, tta=config.tta)  # as its training evaluated
     summary = summarize(counts)
     summary.update(run_dir=args.run_dir, model=args.model, epoch=epoch, arch=config.arch,
-                   ratio=config.ratio, precision=args.precision)
+                   ratio=config.ratio, tta=config.tta, precision=args.precision)
 
     print(f"{source_name(args)} (epoch {epoch}, {config.arch}/{config.ratio}, {config.resize} px): "
-          f"{args.precision} test accuracy {summary['accuracy']:.4f} on {summary['num_samples']} images")
+          f"{args.precision} test accuracy {summary['accuracy']:.4f} on "
+          f"{summary['num_samples']} images"
+          + (" (each with its mirror: the run's --tta flip)" if config.tta == 'flip' else ''))
     print(f"{'class':<12}{'accuracy':>9}{'images':>8}")
     for label, accuracy in summary['per_class'].items():
         shown = '-' if accuracy is None else f"{accuracy:.3f}"

@@ -16,7 +16,7 @@ import sys
 
 from .cli.arguments import (Parser, arch_help, doc_body, doc_summary, explicit_settings, float_arg, int_arg,
                             int_list_arg, pair_arg, prog, report, spell)
-from .config import KVSTORES, OPTIMIZERS, SCHEDULES, Config
+from .config import KVSTORES, OPTIMIZERS, SCHEDULES, TTAS, Config
 from .data.augment import AUGMENTATIONS
 from .errors import ConfigError, Error, Interrupted, SaveFailed, TrainingDiverged, VGGGluonError
 from .training.recipes import RECIPES, describe
@@ -113,6 +113,10 @@ def _augmentation_flags(g, d, none):
                    help='scale jittering: rescale each training image to a random side S in '
                         '[SMIN, SMAX], then crop a random --resize square (the paper: 256,512 '
                         'for 224; default: off)')
+    g.add_argument('--tta', choices=TTAS, default=d.tta,
+                   help="test-time augmentation of every evaluation: flip averages the "
+                        "probabilities of each test image and its mirror (twice the "
+                        "evaluation's work)")
 
 
 def _run_flags(g, d, none):

@@ -355,3 +355,51 @@ def test_amp_on_cpu_is_refused_with_one_line_and_status_2(tmp_path, capsys):
     assert code == 2
     assert err.count('\n') == 1 and '--amp' in err and 'GPU' in err
     assert not os.path.exists(out)
+
+
+def test_flip_tta_averages_the_posteriors_of_the_image_and_its_mirror():
+    from vgg_gluon.training.loop import scores
+    net = build_net(Config(arch='1x8,1x16', ratio=1, resize=16, scale_dense=True))
+    net.initialize(mx.init.Xavier())
+    X = mx.nd.random.uniform(shape=(4, 1, 16, 16))
+    expected = (net(X).softmax(axis=1) + net(X.flip(axis=3)).softmax(axis=1)) / 2
+    assert np.allclose(scores(net, X, 'flip').asnumpy(), expected.asnumpy(), atol=1e-6)
+    assert not np.allclose(expected.asnumpy(), net(X).softmax(axis=1).asnumpy(), atol=1e-4)
+    assert np.array_equal(scores(net, X).asnumpy(), net(X).asnumpy())  # the book's: the outputs
+    mirror_symmetric = X + X.flip(axis=3)
+    assert np.allclose(scores(net, mirror_symmetric, 'flip').asnumpy(),
+                       net(mirror_symmetric).softmax(axis=1).asnumpy(), atol=1e-6)
+
+
+def test_a_tta_run_is_evaluated_with_flips_in_training_and_by_evaluate(fmnist_dir, tmp_path, capsys):
+    from vgg_gluon import evaluate
+    from vgg_gluon.training.loop import evaluate_accuracy
+    out = str(tmp_path / 'run')
+    assert train.main(['--arch', '1x8,1x16-bn', '--ratio', '1', '--resize', '28', '--scale-dense',
+                       '--epochs', '1', '--train-samples', '256', '--test-samples', '200',
+                       '--tta', 'flip', '--quiet', '--data-dir', fmnist_dir, '--out', out]) == 0
+    recorded = rundir.load_config(out)
+    assert recorded.tta == 'flip'
+    logged = json.loads(open(os.path.join(out, 'metrics.jsonl')).readline())['test_acc']
+    capsys.readouterr()
+    assert evaluate.main([out, '--test-samples', '200', '--data-dir', fmnist_dir]) == 0
+    printed = capsys.readouterr().out
+    assert "the run's --tta flip" in printed
+    assert json.load(open(os.path.join(out, 'evaluation.json')))['accuracy'] == pytest.approx(logged)
+    # and the flips change the number: without them the same network scores otherwise
+    from vgg_gluon.inference.confusion import test_iter_for
+    net = rundir.load_model(out).net
+    test_iter = test_iter_for(recorded, 200, 100, fmnist_dir)
+    plain = evaluate_accuracy(test_iter, net, mx.cpu())
+    assert evaluate_accuracy(test_iter, net, mx.cpu(), tta='flip') == pytest.approx(logged)
+    assert plain != pytest.approx(logged)
+
+
+def test_tta_takes_none_or_flip(capsys):
+    with pytest.raises(ConfigError, match='must be one of none, flip') as refused:
+        Config(tta='mirror').validate()
+    assert refused.value.flag == 'tta'
+    with pytest.raises(SystemExit) as stop:
+        train.main(['--tta', 'mirror'])
+    assert stop.value.code == 2
+    assert "--tta: invalid choice: 'mirror'" in capsys.readouterr().err

@@ -15,11 +15,15 @@ def test_iter_for(config, test_samples=None, batch_size=None, data_dir=None):
                      batch_size or config.batch_size)
 
 
-def confusion_matrix(net, data_iter, ctx, num_classes=10):
-    """(num_classes, num_classes) int64 counts: row = true class, column = predicted."""
+def confusion_matrix(net, data_iter, ctx, num_classes=10, tta='none'):
+    """(num_classes, num_classes) int64 counts: row = true class, column = predicted.
+
+    tta: the run's test-time augmentation (``Config.tta``), as its training evaluated.
+    """
+    from ..training.loop import scores
     counts = np.zeros((num_classes, num_classes), dtype=np.int64)
     for X, y in data_iter:
-        y_hat = net(X.as_in_context(ctx)).argmax(axis=1).astype('int32').asnumpy()
+        y_hat = scores(net, X.as_in_context(ctx), tta).argmax(axis=1).astype('int32').asnumpy()
         np.add.at(counts, (y.asnumpy(), y_hat), 1)
     return counts
 

@@ -40,10 +40,20 @@ def _split(X, y, ctxs):
             gluon.utils.split_and_load(y, ctxs, even_split=False))
 
 
-def evaluate_accuracy(data_iter, net, ctx, allreduce=None):
+def scores(net, X, tta='none'):
+    """(batch, classes) scores of ``net`` for X (batch, channels, h, w): its outputs,
+    or with tta='flip' the mean of the softmax of X and of X mirrored left-right."""
+    y_hat = net(X)
+    if tta == 'flip':
+        y_hat = (y_hat.softmax(axis=1) + net(X.flip(axis=3)).softmax(axis=1)) / 2
+    return y_hat
+
+
+def evaluate_accuracy(data_iter, net, ctx, allreduce=None, tta='none'):
     """Fraction of correct predictions of ``net`` over ``data_iter``.
 
     allreduce: for distributed runs, sums [correct, n] over all workers' shards.
+    tta: 'flip' scores each image with its mirror as well (``scores``).
     """
     ctxs = as_ctx_list(ctx)
     correct = [mx.nd.zeros((1,), ctx=c) for c in ctxs]
@@ -51,7 +61,7 @@ def evaluate_accuracy(data_iter, net, ctx, allreduce=None):
     for X, y in data_iter:
         Xs, ys = _split(X, y, ctxs)
         for i, (X_part, y_part) in enumerate(zip(Xs, ys)):
-            y_hat = net(X_part)
+            y_hat = scores(net, X_part, tta)
             correct[i] += (y_hat.argmax(axis=1).astype('float32', copy=False)
                            == y_part.astype('float32')).sum()
         n += y.shape[0]
@@ -93,6 +103,7 @@ class TrainOptions:
     allreduce(values): sums a list of numbers over all workers (distributed
         runs, training.distributed); the epoch's loss, correct count, n and
         test accuracy then cover every worker's shard.
+    tta: the test accuracy's test-time augmentation ('none' or 'flip', ``scores``).
     """
     start_epoch: int = 0
     on_epoch_start: Optional[Callable[[int], None]] = None
@@ -100,6 +111,7 @@ class TrainOptions:
     bar: Optional[Callable[[int, str], object]] = None
     loss: Optional[gluon.loss.Loss] = None
     allreduce: Optional[Callable[[list], list]] = None
+    tta: str = 'none'
 
 
 def train_ch5(net, train_iter, test_iter, batch_size, trainer, ctx, num_epochs, *,
@@ -134,7 +146,7 @@ def train_ch5(net, train_iter, test_iter, batch_size, trainer, ctx, num_epochs, 
         if allreduce is not None:
             train_l, train_acc, n = allreduce([train_l, train_acc, n])
         _check_finite(train_l, epoch, trainer)
-        test_acc = evaluate_accuracy(test_iter, net, ctx, allreduce=allreduce)
+        test_acc = evaluate_accuracy(test_iter, net, ctx, allreduce=allreduce, tta=options.tta)
         record = {'epoch': epoch + 1, 'loss': train_l / n,
                   'train_acc': train_acc / n,
                   'test_acc': test_acc, 'time': time.time() - start,

@@ -302,7 +302,7 @@ def _train(config, resume, say, workers, held):
     options = TrainOptions(start_epoch=epochs_done, on_epoch_start=on_epoch_start,
                            on_epoch_end=on_epoch_end,
                            bar=progress_bar(config.quiet or not this.writes),
-                           loss=make_loss(config), allreduce=workers.allreduce)
+                           loss=make_loss(config), allreduce=workers.allreduce, tta=config.tta)
     try:
         with _book_lines(this.writes):
             history = train_ch5(net, train_iter, test_iter, config.batch_size, trainer, ctxs,
