@@ -129,6 +129,22 @@ def test_calibration_draws_training_images_only_and_records_which():
     assert precision.calibration(512, 32)['split'] == 'train'
 
 
+def test_calibration_reads_the_training_split_and_never_the_test_split(
+        fmnist, fmnist_dir, monkeypatch):
+    read = []
+    real = precision.read_fashion_mnist
+
+    def reading(data_dir=None, splits=('train', 'test')):
+        read.extend(splits)
+        return real(data_dir, splits)
+    monkeypatch.setattr(precision, 'read_fashion_mnist', reading)
+    X = precision.calibration_batch(fmnist_dir, 8, 32)
+    assert read == ['train'] and X.shape == (8, 1, 32, 32)
+    first = precision.calibration_indices(8)[0]
+    expected = to_tensor(resize_images(fmnist['train'][0][first:first + 1], 32))
+    np.testing.assert_array_equal(X[:1].asnumpy(), expected.asnumpy())
+
+
 # ---- the cache ---------------------------------------------------------------------------
 
 def _int8(root, fmnist_dir, n=CALIB, net=None, lines=None):
