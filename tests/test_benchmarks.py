@@ -68,6 +68,8 @@ def test_launch_repeat_counts_the_launches_that_ran():
     ('seed000.py', ['--epochs', '0'], '--epochs'),
     ('profile_step.py', ['--steps', '0'], '--steps'),
     ('launch_repeat.py', ['--launches', '0'], '--launches'),
+    ('bench_inference.py', ['--seconds', '0'], '--seconds'),
+    ('bench_inference.py', ['--rounds', 'none'], '--rounds'),
 ])
 def test_bad_input_is_one_line_and_status_2(script, args, flag):
     proc = run(script, *args)
@@ -195,3 +197,16 @@ def test_epoch_breakdown_times_every_phase_of_a_short_epoch():
     assert phases == ['import', 'data', 'build', 'pipeline', 'steps', 'loop', 'evaluation',
                       'rest', 'whole']
     assert ' batches: ' in proc.stdout and '# recipe fast, one epoch' in proc.stdout
+
+
+def test_bench_inference_times_four_paths_at_two_batch_sizes():
+    proc = run('bench_inference.py', '--rounds', '1', '--seconds', '0.01', '--calib-images', '32',
+               '--json')
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert set(report['images_per_second']) == {'plain fp32', 'fused fp32', 'int8', 'onnxruntime'}
+    for rates in report['images_per_second'].values():
+        assert set(rates) == {'1', '256'} and all(r > 0 for r in rates.values())
+    agreement = report['agreement_with_plain']
+    assert agreement['fused fp32'] == agreement['onnxruntime'] == 1.0
+    assert agreement['int8'] > 0.95

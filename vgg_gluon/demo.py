@@ -17,8 +17,8 @@ import errno
 import socket
 import sys
 
-from .cli.arguments import (check_source, doc_body, doc_summary, fail, int_arg, open_run,
-                            prog, report, run_dir_parser)
+from .cli.arguments import (add_precision_args, check_source, doc_body, doc_summary, fail, int_arg,
+                            notice, open_run, precision_root, prog, report, run_dir_parser)
 from .errors import Error, VGGGluonError
 
 DEFAULT_PORT = 7860   # Gradio's
@@ -34,7 +34,11 @@ def build_parser():
     p.add_argument('--port', type=int_arg('a port from 1 to 65535'), default=DEFAULT_PORT)
     p.add_argument('--open', action='store_true', help='open the page in the web browser')
     p.add_argument('--data-dir', default=None, help='Fashion-MNIST IDX files (the test-set '
-                                                    'picker; default: the usual places)')
+                                                    'picker and int8 calibration; default: the '
+                                                    'usual places)')
+    add_precision_args(p, also="; on the page only the answer (the top classes) uses int8: the "
+                                "feature maps and the receptive fields' gradients need the fp32 "
+                                "network, and fp32 answers come from it as loaded")
     return p
 
 
@@ -51,18 +55,25 @@ def check_port(host, port):
                     f"({err.strerror}); give another --port", flag='port') from None
 
 
-def load_models(args):
-    """{name: LoadedRun} of the main model and every --also, and the device."""
+def load_models(args, log=None):
+    """{name: LoadedRun} of the main model and every --also, {name: the network that
+    answers} (int8 with --precision int8, else the LoadedRun's), and the device."""
     import os
+    from .inference.precision import for_inference
     check_source(args, default_model='fast')
-    loaded, ctx = open_run(args)
-    models = {args.model or os.path.basename(os.path.normpath(args.run_dir)): loaded}
-    for other in args.also:
-        is_dir = os.path.isdir(other)
-        args.run_dir, args.model = (other, None) if is_dir else (None, other)
-        run, _ = open_run(args)
-        models[os.path.basename(os.path.normpath(other)) if is_dir else other] = run
-    return models, ctx
+    models, answering = {}, {}
+    for other in [None] + args.also:
+        if other is not None:
+            is_dir = os.path.isdir(other)
+            args.run_dir, args.model = (other, None) if is_dir else (None, other)
+        run, ctx = open_run(args)
+        name = args.model or os.path.basename(os.path.normpath(args.run_dir))
+        models[name] = run
+        answering[name] = run.net
+        if args.precision == 'int8':
+            answering[name] = for_inference(run.net, run.config, ctx, 'int8', args.calib_images,
+                                            args.data_dir, precision_root(args), log=log)
+    return models, answering, ctx
 
 
 def main(argv=None):
@@ -75,11 +86,11 @@ def main(argv=None):
         return fail(cmd, "the page needs Gradio: pip install 'vgg_gluon[demo]' (or make demo)")
     try:
         check_port(args.host, args.port)
-        models, ctx = load_models(args)
+        models, answering, ctx = load_models(args, log=notice(cmd))
     except VGGGluonError as err:
         return report(cmd, err)
     from .visual.page import Session, build_page, theme
-    page = build_page(Session(models, ctx, args.data_dir))
+    page = build_page(Session(models, ctx, args.data_dir, answering))
     print(f"{cmd}: serving {', '.join(models)} on http://{args.host}:{args.port}/ (Ctrl-C stops)",
           flush=True)
     page.launch(server_name=args.host, server_port=args.port, share=False, inbrowser=args.open,

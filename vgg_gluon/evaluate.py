@@ -12,7 +12,8 @@ import os
 import tempfile
 import sys
 
-from .cli.arguments import (default_out, doc_body, doc_summary, fail, open_run, positive_int_arg, prog, report,
+from .cli.arguments import (add_precision_args, default_out, doc_body, doc_summary, fail, notice,
+                            open_run, positive_int_arg, precision_root, prog, report,
                             run_dir_parser, source_name)
 from .errors import VGGGluonError
 
@@ -27,6 +28,7 @@ def build_parser():
                                                     "else the usual places)")
     p.add_argument('--out', default=None, help='where confusion.png and evaluation.json go '
                                                '(default: RUN_DIR; with --model, runs/NAME-evaluate)')
+    add_precision_args(p)
     return p
 
 
@@ -35,10 +37,10 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     cmd = prog('evaluate')
     from .inference.confusion import confusion_matrix, plot_confusion, summarize, test_iter_for
+    from .inference.precision import for_inference
     from .runtime.atomic import atomic_write_text
     try:
         (net, config, epoch), ctx = open_run(args)
-        net.hybridize(static_alloc=True, static_shape=True)
         test_iter = test_iter_for(config, args.test_samples, args.batch_size, args.data_dir)
         out = args.out or default_out(args, None)
         os.makedirs(out, exist_ok=True)
@@ -52,13 +54,19 @@ def main(argv=None):
                              f"{args.run_dir} ({err.strerror}); give --out DIR to write them "
                              f"there (nothing was evaluated)")
         return fail(cmd, f"--out: cannot write into {args.out} ({err.strerror})")
+    try:
+        net = for_inference(net, config, ctx, args.precision, args.calib_images, args.data_dir,
+                            precision_root(args), log=notice(cmd))
+    except VGGGluonError as err:
+        return report(cmd, err)
     counts = confusion_matrix(net, test_iter, ctx, tta=config.tta)  # as its training evaluated
     summary = summarize(counts)
-    summary.update(run_dir=args.run_dir, model=args.model, epoch=epoch, arch=config.arch, ratio=config.ratio,
-                   tta=config.tta)
+    summary.update(run_dir=args.run_dir, model=args.model, epoch=epoch, arch=config.arch,
+                   ratio=config.ratio, tta=config.tta, precision=args.precision)
 
     print(f"{source_name(args)} (epoch {epoch}, {config.arch}/{config.ratio}, {config.resize} px): "
-          f"test accuracy {summary['accuracy']:.4f} on {summary['num_samples']} images"
+          f"{args.precision} test accuracy {summary['accuracy']:.4f} on "
+          f"{summary['num_samples']} images"
           + (" (each with its mirror: the run's --tta flip)" if config.tta == 'flip' else ''))
     print(f"{'class':<12}{'accuracy':>9}{'images':>8}")
     for label, accuracy in summary['per_class'].items():

@@ -16,7 +16,8 @@ are still predicted, and the exit status is then 2.
 """
 import sys
 
-from .cli.arguments import doc_body, doc_summary, int_arg, open_run, prog, report, run_dir_parser
+from .cli.arguments import (add_precision_args, doc_body, doc_summary, int_arg, notice, open_run,
+                            precision_root, prog, report, run_dir_parser)
 from .errors import ConfigError, ImageError, VGGGluonError
 
 
@@ -28,6 +29,10 @@ def build_parser():
     p.add_argument('--invert', choices=('auto', 'always', 'never'), default='auto',
                    help='make dark-on-light images light-on-dark like Fashion-MNIST: auto '
                         '(when the border is mostly light), always, never')
+    add_precision_args(p)
+    p.add_argument('--data-dir', default=None, help="int8: the Fashion-MNIST training images "
+                                                    "that calibrate it (default: the run's, "
+                                                    "else the usual places)")
     return p
 
 
@@ -41,10 +46,13 @@ def main(argv=None):
         args.images.insert(0, args.run_dir)
         args.run_dir = None
     from .inference.images import predict_probabilities, prepare_image, to_batch, top_k
+    from .inference.precision import for_inference
     try:
         if not 1 <= args.top_k <= 10:
             raise ConfigError(f"must be an integer from 1 to 10, got {args.top_k}", flag='top_k')
         (net, config, _), ctx = open_run(args)
+        net = for_inference(net, config, ctx, args.precision, args.calib_images, args.data_dir,
+                            precision_root(args), log=notice(cmd))
     except VGGGluonError as err:
         return report(cmd, err)
     images, names, failed = [], [], 0

@@ -9,8 +9,8 @@ says how each is computed.
 import json
 import sys
 
-from .cli.arguments import (doc_body, doc_summary, open_run, positive_int_arg, prog, report,
-                            run_dir_parser)
+from .cli.arguments import (add_precision_args, doc_body, doc_summary, notice, open_run,
+                            positive_int_arg, precision_root, prog, report, run_dir_parser)
 from .errors import ConfigError, VGGGluonError
 
 
@@ -30,6 +30,7 @@ def build_parser():
     p.add_argument('--data-dir', default=None, help="Fashion-MNIST IDX files (default: the run's, "
                                                     "else the usual places)")
     p.add_argument('--json', action='store_true', help='print JSON instead of the table')
+    add_precision_args(p)
     return p
 
 
@@ -52,17 +53,24 @@ def main(argv=None):
     """Print the accuracies; 0, or 2 on bad input (one line on stderr)."""
     args = build_parser().parse_args(argv)
     from .data.fashion_mnist import test_split
-    from .inference.multiscale import accuracy_table, default_scales, evaluate_views, format_rows
+    from .inference.multiscale import (accuracy_table, default_scales, evaluate_views, format_rows,
+                                       to_fully_convolutional)
+    from .inference.precision import for_inference
+    cmd = prog('testtime')
     try:
         (net, config, _), ctx = open_run(args)
         scales = _scales(args, config, default_scales)
         images, labels = test_split(args.data_dir or config.data_dir, args.test_samples)
+        fcn = to_fully_convolutional(net, ctx)   # from the fp32 layers, before they are fused
+        net, fcn = (for_inference(network, config, ctx, args.precision, args.calib_images,
+                                  args.data_dir, precision_root(args), kind=kind,
+                                  log=notice(cmd))
+                    for network, kind in ((net, 'classifier'), (fcn, 'dense')))
     except VGGGluonError as err:
-        return report(prog('testtime'), err)
-    net.hybridize()
+        return report(cmd, err)
     results = evaluate_views(net, images, config.resize, scales,
                              crop_grid=args.crop_grid, batch_size=args.batch_size,
-                             average=args.average, ctx=ctx)
+                             average=args.average, ctx=ctx, fcn=fcn)
     rows = accuracy_table(results, labels, config.resize, scales, args.crop_grid)
     if args.json:
         print(json.dumps({'run_dir': args.run_dir, 'model': args.model, 'train_size': config.resize,

@@ -179,17 +179,56 @@ def run_dir_parser(command, description, epilog=None):
     return p
 
 
+def add_precision_args(p, also=''):
+    """--precision and --calib-images (evaluate, predict, testtime, demo); ``also``
+    ends the --precision help."""
+    p.add_argument('--precision', choices=('fp32', 'int8'), default='fp32',
+                   help="fp32: oneDNN's fused graph (convolution, BatchNorm and ReLU as one "
+                        "operator); int8: MXNet's post-training quantization, CPU only, "
+                        "calibrated on training images and cached in RUN_DIR/quantized "
+                        "(a shipped model's in --out/quantized where the command has --out, "
+                        "else runs/NAME-int8/quantized)" + also)
+    # 60000: the training split (inference.precision.TRAIN_IMAGES checks it for the library)
+    p.add_argument('--calib-images', type=bounded_int_arg(1, 60000), default=None,
+                   help='int8: how many training images calibrate it (1 to 60000; '
+                        'default: 512)')
+
+
+def bounded_int_arg(low, high):
+    """An argparse type: an integer from ``low`` to ``high``."""
+    def bounded(text):
+        value = int(text)
+        if not low <= value <= high:
+            raise ValueError(text)
+        return value
+    return _typed(bounded, f'an integer from {low} to {high}')
+
+
+def precision_root(args):
+    """Where an int8 network is cached: the run directory, or for a shipped model
+    --out (if the command has it) or runs/NAME-int8, never the installed package."""
+    if args.model is None:
+        return args.run_dir
+    return getattr(args, 'out', None) or os.path.join('runs', f'{args.model}-int8')
+
+
+def notice(prog_name):
+    """A printer of one-line notes on stderr ('PROG: LINE'), for the library's ``log``."""
+    return lambda line: print(f"{prog_name}: {line}", file=sys.stderr)
+
+
 def open_run(args):
     """LoadedRun(net, config, epoch) and the device: the run's network, checked
-    against --arch/--ratio, on the first device --gpus names."""
+    against --arch/--ratio, on the first device --gpus names (the CPU for
+    --precision int8, which refuses a GPU)."""
     from ..checkpoint.reader import load_model
     from ..checkpoint.zoo import load_shipped
     from ..models.registry import check_name
-    from ..runtime.devices import select_ctx
+    from ..runtime.devices import check_quantization, select_ctx
     check_source(args)
     if args.arch is not None:
         check_name(args.arch)
-    ctx = select_ctx(args.gpus)[0]
+    ctx = select_ctx(check_quantization(getattr(args, 'precision', 'fp32'), args.gpus))[0]
     if args.model is not None:
         if args.epoch != 'last':
             raise Error("a shipped model has one set of parameters: no --epoch best",

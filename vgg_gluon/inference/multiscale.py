@@ -99,16 +99,19 @@ def flipped(X):
 
 
 def evaluate_views(net, images, train_size, scales, crop_grid=3, batch_size=64,
-                   average='softmax', ctx=None):
+                   average='softmax', ctx=None, fcn=None):
     """Posteriors of every test-time view, for each image.
 
     images: (n, h, w) uint8 originals; scales: test sides Q (each >= train_size).
+    fcn: the dense-evaluation network (default: ``to_fully_convolutional(net)``,
+    hybridized); ``net`` and ``fcn`` may be fused or int8 (``precision.py``).
     Returns {'single': [no flip, flip], ('dense', Q): [...], ('crops', Q): [...]},
     each entry an (n, classes) numpy array of averaged posteriors.
     """
     ctx = ctx or mx.cpu()
-    fcn = to_fully_convolutional(net, ctx)
-    fcn.hybridize()
+    if fcn is None:
+        fcn = to_fully_convolutional(net, ctx)
+        fcn.hybridize()
 
     def run(images_q, views):
         out = [[], []]

@@ -43,3 +43,16 @@ def parse_gpus(text):
         raise ConfigError(f"must be auto, cpu or distinct GPU ids like 0,1; got {text!r}",
                           flag='gpus')
     return ids
+
+
+def check_quantization(precision, gpus):
+    """The --gpus to use for ``precision``: int8 runs on the CPU only (oneDNN's
+    quantized operators), so 'auto' becomes 'cpu' and a GPU is refused
+    (ConfigError naming --precision) before any GPU is touched."""
+    if precision != 'int8':
+        return gpus
+    if parse_gpus(gpus):
+        raise ConfigError(f"int8 runs on the CPU only (MXNet's quantized operators are "
+                          f"oneDNN's), but --gpus {gpus} asks for a GPU: give --gpus cpu or "
+                          f"--precision fp32", flag='precision')
+    return 'cpu'

@@ -33,10 +33,14 @@ def theme():
 
 
 class Session:
-    """The loaded networks by name {name: LoadedRun}, their layer tables, the test set."""
+    """The loaded networks by name {name: LoadedRun}, their layer tables, the test set,
+    and the networks that answer (``answering``: {name: net}, e.g. int8 ones; by
+    default each LoadedRun's own)."""
 
-    def __init__(self, models, ctx, data_dir=None):
+    def __init__(self, models, ctx, data_dir=None, answering=None):
         self.models, self.ctx, self.data_dir = models, ctx, data_dir
+        self.answering = {name: run.net for name, run in models.items()}
+        self.answering.update(answering or {})
         self.blocks = {name: blocks_of(run.net, run.config) for name, run in models.items()}
         self._test = None
 
@@ -99,13 +103,14 @@ def show(session, name, other, source, sketch, upload, label, index, invert, blo
         return (None, f"**Cannot use this input:** {err}", None, None, '', None, None, None, None)
     run = session.models[name]
     views = block_views(run.net, run.config, image, session.ctx)
-    top = answer(run.net, run.config, image, session.ctx, k=3)
+    top = answer(session.answering[name], run.config, image, session.ctx, k=3)
     scores = {t['label']: t['probability'] for t in top['top_k']}
     compared = None
     if other and other != name and other in session.models:
         second = session.models[other]
         compared = {t['label']: t['probability']
-                    for t in answer(second.net, second.config, image, session.ctx)['top_k']}
+                    for t in answer(session.answering[other], second.config, image,
+                                    session.ctx)['top_k']}
     seen = np.kron(image, np.ones((8, 8), np.uint8))
     view = views[int(block) - 1]
     note += (f"; the network sees this 28x28 grey image at {run.config.resize}x"
@@ -143,7 +148,8 @@ def api_predict(session, upload, name, invert):
     except VGGGluonError as err:
         return {'error': str(err)}
     run = session.models[name]
-    top = answer(run.net, run.config, prepared.image, session.ctx, k=len(TEXT_LABELS))['top_k']
+    top = answer(session.answering[name], run.config, prepared.image, session.ctx,
+                 k=len(TEXT_LABELS))['top_k']
     return {'model': name, 'inverted': prepared.inverted, 'top_k': top}
 
 
