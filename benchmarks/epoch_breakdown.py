@@ -8,7 +8,7 @@ trainer, loss, schedule and data (``training.runner``'s functions, as
 ``python -m vgg_gluon.train`` builds them), after a warm-up that pays oneDNN's
 kernel creation:
 
-  import      ``import mxnet, vgg_gluon.train`` in a fresh interpreter
+  import      ``import vgg_gluon.train, mxnet`` in a fresh interpreter
   data        reading the IDX files and resizing (``load_data``)
   build       weights drawn, graph hybridized, its first forward pass
   pipeline    iterating the training batches alone: shuffle, gather, augment, to NDArray
@@ -38,8 +38,8 @@ def _timed(fn):
 
 
 def import_seconds():
-    """Seconds of ``import mxnet, vgg_gluon.train`` in a fresh interpreter."""
-    code = 'import time; t = time.perf_counter(); import mxnet, vgg_gluon.train; ' \
+    """Seconds of ``import vgg_gluon.train, mxnet`` in a fresh interpreter."""
+    code = 'import time; t = time.perf_counter(); import vgg_gluon.train, mxnet; ' \
            'print(time.perf_counter() - t)'
     out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True,
                          check=True)

@@ -217,7 +217,8 @@ def test_a_comparison_is_the_benchmarks_table():
         assert other[key] in text, key
     assert _stamped(other['started'], text) and _stamped(other['ended'], text)
     for name in ('fast', other['recipe']):
-        row = rf"^{name}\s+\d+\s+{other['test_acc'][name]:.3f}\s+{other['wall_seconds'][name]}\s"
+        label = re.escape(other.get('labels', {}).get(name, name))  # the table's row, e.g. 'fast s0'
+        row = rf"^{label}\s+\d+\s+{other['test_acc'][name]:.3f}\s+{other['wall_seconds'][name]}\s"
         assert re.search(row, text, re.M), name
 
 

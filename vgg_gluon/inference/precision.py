@@ -7,8 +7,8 @@ fp32
     operator, and BatchNorm is folded into the convolution's weights. The
     logits agree with plain hybridization to within float rounding (about
     4e-6 here). It is used because it is faster on the CPU than plain static
-    hybridization: 2.3x at batch 1 and 1.15x at batch 256 for ``fast`` on a
-    2-core AVX-512 Xeon (benchmarks/results/2026-12-03_bench_inference.txt);
+    hybridization at batch 1 and at batch 256 (``benchmarks/bench_inference.py``
+    measures by how much; its committed results name the CPU);
     on a GPU there is no such backend and the network is hybridized as before.
 int8
     MXNet's post-training quantization (``quantize_net_v2``): weights and
@@ -17,8 +17,8 @@ int8
     Calibrated on ``--calib-images`` training images (never test images),
     chosen by a seeded draw, with the 'naive' mode: each layer's min and max
     over the calibration images. 'entropy' (KL-divergence thresholds) was
-    measured worse on the shipped ``fast`` model (test accuracy 0.840 against
-    naive's 0.919 and fp32's 0.919, 512 images) and needs scipy besides.
+    measured worse on the shipped ``fast`` model (several points of test
+    accuracy below naive's, which matches fp32's) and needs scipy besides.
 
 The quantized network is cached in ``ROOT/quantized/`` (ROOT: the run
 directory, or for a shipped model ``--out`` or ``runs/NAME-int8``, never the
