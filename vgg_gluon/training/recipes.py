@@ -129,8 +129,10 @@ def _measured_lines(name):
     other = data.get('compared')
     if other:
         mine, theirs = other['wall_seconds'][name], other['wall_seconds'][other['recipe']]
+        # the benchmark's own fraction, from unrounded times, where the file has it
+        fraction = other.get('fraction', f"1/{theirs / mine:.1f}")
         text += (f"\n  against {other['recipe']}: wall time {mine} s against {theirs} s "
-                 f"(1/{theirs / mine:.1f}), test acc {other['test_acc'][name]:.3f} against "
+                 f"({fraction}), test acc {other['test_acc'][name]:.3f} against "
                  f"{other['test_acc'][other['recipe']]:.3f}; {other['command']}; "
                  f"{other['date']}, {other['cpu']} ({', '.join(other['source_files'])})")
     return text
