@@ -2,6 +2,7 @@
 
     python -m benchmarks.profile_step            # MXNet's profiler: VGG-11/4, 96 px, batch 128
     python -m benchmarks.profile_step --dnnl     # oneDNN's own timings, one row per kernel call
+    python -m benchmarks.profile_step --sgd mxnet   # with MXNet's own SGD step, to compare
 
 Runs ``training.build_model``'s network and trainer on a synthetic batch (the
 kernels do not care what the pixels are). The default view switches op
@@ -43,6 +44,9 @@ def build(args):
                                  '--batch-size', str(args.batch_size), '--gpus', 'cpu'])
     seed_everything(0)
     net, trainer = training.build_model(config, [mx.cpu()])
+    if args.sgd == 'mxnet':  # the same Trainer with MXNet's SGD instead of optimizers.SGD
+        trainer = gluon.Trainer(list(net.collect_params().values()), 'sgd',
+                                {'learning_rate': config.lr}, kvstore=config.kvstore)
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
     rs = np.random.RandomState(0)
     X = mx.nd.array(rs.rand(args.batch_size, 1, args.resize, args.resize))
@@ -123,7 +127,7 @@ def primitives(args):
     import vgg_gluon  # noqa: F401  (OMP_NUM_THREADS for the child, as in training)
     cmd = [sys.executable, '-m', __spec__.name, '--dnnl-child', '--steps', str(args.steps),
            '--ratio', str(args.ratio), '--resize', str(args.resize),
-           '--batch-size', str(args.batch_size)]
+           '--batch-size', str(args.batch_size), '--sgd', args.sgd]
     env = dict(os.environ, DNNL_VERBOSE='1', MKLDNN_VERBOSE='1')
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
@@ -163,6 +167,8 @@ def main(argv=None):
     p.add_argument('--resize', type=at_least(32), default=96)
     p.add_argument('--batch-size', type=at_least(1), default=128)
     p.add_argument('--dnnl', action='store_true', help="oneDNN's per-kernel timings instead")
+    p.add_argument('--sgd', choices=('ours', 'mxnet'), default='ours',
+                   help="the SGD step: training's (optimizers.SGD) or MXNet's own")
     p.add_argument('--dnnl-child', action='store_true', help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.dnnl_child:  # DNNL_VERBOSE is set: just run the steps

@@ -20,7 +20,7 @@ from vgg_gluon.data.fashion_mnist import BatchIter
 from vgg_gluon.errors import ConfigError
 from vgg_gluon.training.loop import SmoothedCrossEntropy, TrainOptions, train_ch5
 from vgg_gluon.models.vgg import build_net
-from vgg_gluon.training.optimizers import NAG
+from vgg_gluon.training.optimizers import NAG, SGD
 from vgg_gluon.inference.images import predict_probabilities, read_image, to_batch
 
 ALL = 'resized-crop,crop,flip,erase'
@@ -216,6 +216,46 @@ def test_nag_with_weight_decay_decays_the_old_weight():
         w = w + mu * (mu * m - step) - step
         m = mu * m - step
     assert weight.asnumpy() == pytest.approx(w, rel=1e-6)
+
+
+def _sgd_steps(optimizer, steps=3):
+    """The weights of a small network after ``steps`` trainer steps with ``optimizer``
+    (the same seeded initial weights and batches every call)."""
+    mx.random.seed(0)
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Conv2D(4, 3), gluon.nn.Dense(16, activation='relu'), gluon.nn.Dense(10))
+    net.initialize(mx.init.Xavier())
+    trainer = gluon.Trainer(net.collect_params(), optimizer)
+    rs = np.random.RandomState(0)
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    for _ in range(steps):
+        X, y = mx.nd.array(rs.rand(8, 1, 8, 8)), mx.nd.array(rs.randint(0, 10, 8))
+        with mx.autograd.record():
+            l = loss(net(X), y)
+        l.backward()
+        trainer.step(8)
+    return [p.data().asnumpy() for p in net.collect_params().values()]
+
+
+@pytest.mark.parametrize('momentum, wd', [(0.0, 0.0), (0.9, 0.0), (0.9, 5e-4), (0.0, 5e-4)])
+def test_our_sgd_gives_mxnets_bits(momentum, wd):
+    kwargs = dict(learning_rate=0.1, momentum=momentum, wd=wd)
+    ours, theirs = _sgd_steps(SGD(**kwargs)), _sgd_steps(mx.optimizer.SGD(**kwargs))
+    assert all(np.array_equal(a, b) for a, b in zip(ours, theirs))
+
+
+@pytest.mark.parametrize('momentum', [0.0, 0.9])
+def test_our_sgd_steps_each_weight_with_the_one_weight_kernel(momentum, monkeypatch):
+    """The book's recipe (no momentum, no decay) and momentum never reach the
+    slower multi-weight kernels."""
+    def refused(*args, **kwargs):
+        raise AssertionError('the multi-weight kernel was called')
+    for module in (mx.nd, mx.optimizer.optimizer):  # the optimizer module imports them itself
+        monkeypatch.setattr(module, 'multi_sgd_update', refused)
+        monkeypatch.setattr(module, 'multi_sgd_mom_update', refused)
+    _sgd_steps(SGD(learning_rate=0.1, momentum=momentum))
+    with pytest.raises(AssertionError, match='multi-weight'):
+        _sgd_steps(mx.optimizer.SGD(learning_rate=0.1, momentum=momentum))
 
 
 # ---- the best epoch ----------------------------------------------------------------

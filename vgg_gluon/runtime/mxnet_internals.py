@@ -116,6 +116,14 @@ def nag_update(optimizer, index, weight, grad, state, multi_precision):
                                          multi_precision=multi_precision)
 
 
+def sgd_update(optimizer, indices, weights, grads, states, multi_precision):
+    """MXNet's own SGD step (``SGD._update_impl``, mxnet 1.9.1), for the cases
+    ``optimizers.SGD`` leaves to it (sparse or float16 weights, plain SGD with decay)."""
+    import mxnet as mx
+    return mx.optimizer.SGD._update_impl(optimizer, indices, weights, grads, states,
+                                         multi_precision=multi_precision)
+
+
 def amp_loss_scaler(trainer):
     """The dynamic loss scaler ``amp.init_trainer`` attached, or None
     (``_amp_loss_scaler``; mxnet.contrib.amp 1.9.1 stores it there)."""

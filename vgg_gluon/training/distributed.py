@@ -64,8 +64,8 @@ class _AddsMetrics:
         super().update_multi_precision(index, weight, grad, state)
 
 
-class SGD(_AddsMetrics, mx.optimizer.SGD):
-    """mxnet.optimizer.SGD that sums the metric key (see _AddsMetrics)."""
+class SGD(_AddsMetrics, optimizers.SGD):
+    """optimizers.SGD that sums the metric key (see _AddsMetrics)."""
 
 
 class NAG(_AddsMetrics, optimizers.NAG):
