@@ -66,8 +66,8 @@ def build(args):
 def operators(args):
     """MXNet's profiler, aggregated per operator."""
     import json
+    step = build(args)  # first: it imports vgg_gluon, whose thread setting must precede mxnet
     import mxnet as mx
-    step = build(args)
     for _ in range(WARMUP):
         step()
     # timed before the profiler is configured, so that none of its work is in the step's time
