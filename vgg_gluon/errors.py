@@ -98,3 +98,16 @@ class Interrupted(VGGGluonError):
     @property
     def exit_status(self):
         return 128 + self.signum
+
+
+def one_line(err):
+    """One line of an error message: MXNet's own 'MXNetError: ...' line if there
+    is one, the last line after a C++ traceback (MXNet's messages start with
+    one: 'LocalFileSystem: ... Open "x": Read-only file system'), else the first."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith('MXNetError:'):
+            return line[len('MXNetError:'):].strip()
+    if lines and lines[0].startswith('Traceback (most recent call last)'):
+        return lines[-1]
+    return lines[0] if lines else type(err).__name__

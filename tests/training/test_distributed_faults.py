@@ -4,6 +4,7 @@ naming it, and leaves no process behind."""
 import os
 import re
 import signal
+import subprocess
 import time
 
 import pytest
@@ -53,3 +54,19 @@ def test_workers_failing_at_start_end_the_job():
                      timeout=120)
     assert result.returncode == 2, result.stdout + result.stderr
     assert '--epochs' in result.stdout
+
+
+def test_a_servers_failing_step_ends_the_server_in_one_line():
+    """MXNet calls the servers' optimizer through a ctypes callback, which
+    prints an exception and goes on serving weights never updated; our
+    optimizers end the server instead (the launcher then ends the job, as above)."""
+    code = ("import mxnet as mx\n"
+            "from vgg_gluon.training.distributed import SGD\n"
+            "SGD(learning_rate=0.1).update_multi_precision(0, mx.nd.zeros(3), mx.nd.zeros(4), None)\n"
+            "print('went on')\n")
+    result = subprocess.run([PY, '-c', code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 70, result.stdout + result.stderr
+    assert 'went on' not in result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "server: the optimizer's step for key 0 failed" in lines[0], \
+        result.stderr

@@ -25,8 +25,7 @@ counter gives the rate the uninterrupted run had.
 import mxnet as mx
 
 from ..runtime import mxnet_internals as internals
-from ..errors import CheckpointError
-from .reader import one_line
+from ..errors import CheckpointError, one_line
 
 # set by the Trainer at every step, or changeable on --resume: not compared
 _NOT_HYPER = ('lr', 'rescale_grad', 'num_update', 'begin_num_update')

@@ -33,7 +33,7 @@ import mxnet as mx
 from ..models.architectures import format_spec, parse_spec
 from ..runtime.atomic import file_digest
 from ..config import Config
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, one_line
 from ..models.vgg import build_net
 
 FORMAT = 'vgg_gluon-checkpoint'
@@ -280,16 +280,3 @@ def load_model(run_dir, ctx=None, arch=None, ratio=None, epoch='last'):
     else:
         loaded = manifest['best']['epoch'] if epoch == 'best' else manifest['epoch']
     return LoadedRun(net, config, loaded)
-
-
-def one_line(err):
-    """One line of an error message: MXNet's own 'MXNetError: ...' line if there
-    is one, the last line after a C++ traceback (MXNet's messages start with
-    one: 'LocalFileSystem: ... Open "x": Read-only file system'), else the first."""
-    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
-    for line in lines:
-        if line.startswith('MXNetError:'):
-            return line[len('MXNetError:'):].strip()
-    if lines and lines[0].startswith('Traceback (most recent call last)'):
-        return lines[-1]
-    return lines[0] if lines else type(err).__name__

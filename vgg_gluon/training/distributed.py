@@ -16,6 +16,7 @@ workers compute what one process computes with the global batch.
 """
 import functools
 import os
+import sys
 import threading
 import time
 
@@ -23,7 +24,7 @@ import numpy as np
 import mxnet as mx
 
 from . import optimizers
-from ..errors import ConfigError
+from ..errors import ConfigError, one_line
 from .processes import ALIVE_EVERY, PROGRESS_ENV, PROGRESS_PREFIX
 from ..runtime.mxnet_internals import kvstore_barrier, leave_without_exit_barrier
 
@@ -57,11 +58,21 @@ class _AddsMetrics:
         return super().create_state_multi_precision(index, weight)
 
     def update_multi_precision(self, index, weight, grad, state):
-        if _is_metric(index):
-            for w, g in zip(_as_list(weight), _as_list(grad)):
-                w += g
-            return
-        super().update_multi_precision(index, weight, grad, state)
+        try:
+            if _is_metric(index):
+                for w, g in zip(_as_list(weight), _as_list(grad)):
+                    w += g
+                return
+            super().update_multi_precision(index, weight, grad, state)
+        except BaseException as e:  # noqa: B036 (any failure: see below)
+            # MXNet calls this through a ctypes callback, which prints an
+            # exception and carries on: the server would serve weights it never
+            # updated and the workers would train on. End the server instead;
+            # the launcher then stops the job and says a server died.
+            sys.stderr.write(f"server: the optimizer's step for key {index} failed "
+                             f"({type(e).__name__}: {one_line(e)}); ending this server\n")
+            sys.stderr.flush()
+            os._exit(70)  # sysexits.h EX_SOFTWARE
 
 
 class SGD(_AddsMetrics, optimizers.SGD):

@@ -14,6 +14,11 @@ separate array and copying it back reads the old weight every time.
 """
 import mxnet as mx
 import numpy
+# Imported by name, not reached as mx.nd at step time: a parameter server
+# unpickles this optimizer and steps while ``import mxnet`` is still running
+# (mxnet 1.9.1 starts the server from its package __init__), when ``mx.nd``
+# does not exist yet but the mxnet.ndarray module does.
+from mxnet.ndarray import sgd_mom_update, sgd_update
 
 from ..runtime import mxnet_internals as internals
 
@@ -69,10 +74,10 @@ class SGD(mx.optimizer.SGD):
         for w, g, state, lr, wd in zip(ws, gs, as_list(states), self._get_lrs(indices),
                                        self._get_wds(indices)):
             if self.momentum:
-                mx.nd.sgd_mom_update(w, g, state, out=w, lr=lr, wd=wd, momentum=self.momentum,
-                                     **options)
+                sgd_mom_update(w, g, state, out=w, lr=lr, wd=wd, momentum=self.momentum,
+                               **options)
             else:
-                mx.nd.sgd_update(w, g, out=w, lr=lr, wd=wd, **options)
+                sgd_update(w, g, out=w, lr=lr, wd=wd, **options)
         return None
 
     def _any_decay(self, indices):
