@@ -106,7 +106,8 @@ def test_fused_agrees_with_plain_hybridization_on_real_images(test_batch, tmp_pa
     # the graph that ran is oneDNN's: convolutions with BatchNorm and ReLU fused
     fused.export(str(tmp_path / 'fused'))
     ops = [n['op'] for n in json.loads((tmp_path / 'fused-symbol.json').read_text())['nodes']]
-    assert ops.count('_sg_mkldnn_conv') == 8 and 'BatchNorm' not in ops
+    convs = sum(len(p.shape) == 4 for p in plain.collect_params().values())
+    assert convs >= 4 and ops.count('_sg_mkldnn_conv') == convs and 'BatchNorm' not in ops
     # another batch size than the example's
     np.testing.assert_allclose(fused(X[:7]).asnumpy(), expected[:7], rtol=1e-4, atol=1e-4)
 
@@ -283,4 +284,5 @@ def test_a_run_dir_another_process_writes_skips_the_cache_and_goes_on(run_dir, f
         qnet = _int8(run_dir, fmnist_dir, lines=lines)
     assert len(lines) == 1 and 'cache is skipped' in lines[0] and 'another process' in lines[0]
     assert not os.path.exists(os.path.join(run_dir, precision.CACHE_DIR, precision.MANIFEST))
-    assert qnet(mx.nd.zeros((2, 1, 32, 32))).shape == (2, 10)
+    size = _fresh().config.resize
+    assert qnet(mx.nd.zeros((2, 1, size, size))).shape == (2, 10)
