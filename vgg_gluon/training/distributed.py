@@ -64,7 +64,7 @@ class _AddsMetrics:
                     w += g
                 return
             super().update_multi_precision(index, weight, grad, state)
-        except BaseException as e:  # noqa: B036 (any failure: see below)
+        except Exception as e:
             # MXNet calls this through a ctypes callback, which prints an
             # exception and carries on: the server would serve weights it never
             # updated and the workers would train on. End the server instead;
