@@ -277,12 +277,13 @@ def test_demo_answers_with_int8_and_keeps_the_fp32_network(fmnist_dir, monkeypat
     assert not isinstance(models['fast'].net, mx.gluon.SymbolBlock)
 
 
-def test_a_run_dir_another_process_writes_skips_the_cache_and_goes_on(run_dir, fmnist_dir):
+def test_a_run_dir_another_process_writes_skips_the_cache_and_goes_on(run_dir, fmnist_dir,
+                                                                     shipped):
     from vgg_gluon.runtime.lock import writer_lock
     lines = []
     with writer_lock(run_dir):       # a second flock on its own file: refused as another's
         qnet = _int8(run_dir, fmnist_dir, lines=lines)
     assert len(lines) == 1 and 'cache is skipped' in lines[0] and 'another process' in lines[0]
     assert not os.path.exists(os.path.join(run_dir, precision.CACHE_DIR, precision.MANIFEST))
-    size = _fresh().config.resize
+    size = shipped.config.resize
     assert qnet(mx.nd.zeros((2, 1, size, size))).shape == (2, 10)
