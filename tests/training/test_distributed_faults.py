@@ -60,8 +60,9 @@ def test_a_servers_failing_step_ends_the_server_in_one_line():
     """MXNet calls the servers' optimizer through a ctypes callback, which
     prints an exception and goes on serving weights never updated; our
     optimizers end the server instead (the launcher then ends the job, as above)."""
-    code = ("import mxnet as mx\n"
-            "from vgg_gluon.training.distributed import SGD\n"
+    # vgg_gluon first: it fits numpy >= 1.24 for MXNet before MXNet loads (_compat)
+    code = ("from vgg_gluon.training.distributed import SGD\n"
+            "import mxnet as mx\n"
             "SGD(learning_rate=0.1).update_multi_precision(0, mx.nd.zeros(3), mx.nd.zeros(4), None)\n"
             "print('went on')\n")
     result = subprocess.run([PY, '-c', code], capture_output=True, text=True, timeout=120)
