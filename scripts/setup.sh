@@ -2,7 +2,8 @@
 # Set up everything a fresh machine needs: Fashion-MNIST and a virtual
 # environment with the package and its pinned dependencies.
 #   scripts/setup.sh            # the package
-#   scripts/setup.sh test          # the package and the test extras
+#   scripts/setup.sh test          # the package and the test extras (and, on the default
+#                                  # python3, the docs extra: tests/docs/ build the site)
 #   scripts/setup.sh test,horovod,browser  # ... Horovod, and the page's browser tests'
 #                                          # (Gradio, Playwright, Debian's chromium): make test
 #   scripts/setup.sh demo          # the package and Gradio: vgg-gluon demo (make demo)
@@ -96,6 +97,12 @@ py=$venv/bin/python
 $py -m pip install -q --upgrade pip >/dev/null
 # horovod is not a pip extra here: it must be built against the installed mxnet (step 3)
 pip_extras=$(printf '%s' "$extras" | tr ',' '\n' | grep -vx horovod | paste -sd, - || true)
+# the docs extra (mkdocs, Material, mkdocs-jupyter) comes with the tests on the default
+# python3 only, as the browser tests' packages do: tests/docs/ build the site there, and
+# skip saying why on the other versions (.ci/run gives those PYTHON=)
+case ",$extras," in
+  *,test,*) [ -n "${PYTHON:-}" ] || pip_extras=$pip_extras,docs ;;
+esac
 $py -m pip install -q -e ".${pip_extras:+[$pip_extras]}"
 
 # 3. Horovod, for the tests and when asked: built from source (cmake, a C++
