@@ -6,6 +6,7 @@ own; ``on_page_markdown`` replaces it:
     <!-- generated: cli -->             every command's --help, from its argparse parser
     <!-- generated: results -->         the results table (results/*/measured.json)
     <!-- generated: results-runs -->    every recorded run: command, date, CPU, files
+    <!-- generated: benchmarks -->      every benchmarks/results/ file and its header lines
 
 The same functions give the README's results table; tests/docs/ check both
 against what the commands print and what results/ holds.
@@ -151,12 +152,25 @@ def runs_markdown(root=ROOT):
     return '\n'.join(parts)
 
 
+def benchmarks_markdown(root=ROOT):
+    """Markdown: one row per benchmarks/results/ file, with the comment lines that open
+    it (its command, start and machine), so that the list cannot go out of date."""
+    lines = ['| file | what its first lines say |', '|---|---|']
+    for path in sorted((pathlib.Path(root) / 'benchmarks' / 'results').glob('*.txt')):
+        head = [line.lstrip('#').strip() for line in path.read_text().splitlines()[:3]
+                if line.startswith('#')]
+        said = '; '.join(head).replace('|', '\\|').replace('`', "'")
+        lines.append(f'| `{path.name}` | {said} |')
+    return '\n'.join(lines) + '\n'
+
+
 # ---------------------------------------------------------------- MkDocs
 
 GENERATED = {
     '<!-- generated: cli -->': cli_markdown,
     '<!-- generated: results -->': results_table,
     '<!-- generated: results-runs -->': runs_markdown,
+    '<!-- generated: benchmarks -->': benchmarks_markdown,
 }
 
 

@@ -1,4 +1,4 @@
-"""The package's shape, checked from its source: how ARCHITECTURE.md says it is.
+"""The package's shape, checked from its source: how docs/architecture.md says it is.
 
 Every import inside vgg_gluon is read with ``ast``, function-level ones
 included, so that these hold for the code as written, not as one run uses it.

@@ -99,7 +99,7 @@ def test_a_broken_link_fails_the_strict_build(tmp_path):
     (docs / 'install.md').write_text((docs / 'install.md').read_text()
                                      + '\n[gone](no-such-page.md)\n')
     config = (ROOT / 'mkdocs.yml').read_text().replace('docs_dir: docs', f'docs_dir: {docs}')
-    config = config.replace('  - docs/hooks.py', f'  - {docs}/hooks.py')
+    config = config.replace('  - docs/hooks.py', f"  - {ROOT / 'docs' / 'hooks.py'}")
     (tmp_path / 'mkdocs.yml').write_text(config)
     done = subprocess.run([sys.executable, '-m', 'mkdocs', 'build', '--strict', '-f',
                            str(tmp_path / 'mkdocs.yml'), '-d', str(tmp_path / 'site')],
@@ -204,3 +204,17 @@ def test_the_home_page_renders_in_chromium_and_is_not_blank(site, tmp_path):
     rows = [statistics.pstdev(image.crop((0, y, 1280, y + 100)).getdata())
             for y in range(0, 900, 100)]
     assert sum(row > 5 for row in rows) >= 4, rows
+
+
+def test_the_readme_is_short_shows_the_results_table_and_links_every_page():
+    readme = (ROOT / 'README.md').read_text()
+    assert len(readme.splitlines()) <= 150
+    assert hooks.results_table() in readme, \
+        'README.md: the results table differs from results/ (make it with docs/hooks.py)'
+    nav_pages = re.findall(r':\s*(\w+\.md)\s*$', (ROOT / 'mkdocs.yml').read_text(), re.M)
+    assert len(nav_pages) >= 12
+    for page in nav_pages:
+        if page != 'index.md':
+            assert f'(docs/{page})' in readme, f'README.md does not link docs/{page}'
+    for target in re.findall(r'\]\(((?!https?:)[^)#]+)', readme):
+        assert (ROOT / target).exists(), f'README.md links {target}, which does not exist'
