@@ -190,6 +190,11 @@ def on_config(config):
         uri = f'notebooks/{path.name}'
         if uri not in listed:
             section.append({path.stem.replace('_', ' '): uri})
+    # the network-safety page, beside Several machines, once it is written
+    pages = [next(iter(item.values())) for item in config['nav'] if isinstance(item, dict)]
+    if (ROOT / 'docs' / 'networks.md').exists() and 'networks.md' not in pages:
+        at = pages.index('machines.md') + 1
+        config['nav'].insert(at, {'Networks: what a job trusts': 'networks.md'})
     return config
 
 
