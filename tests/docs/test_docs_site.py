@@ -12,7 +12,6 @@ import html.parser
 import importlib.util
 import json
 import os
-import pathlib
 import re
 import shutil
 import statistics
@@ -21,22 +20,14 @@ import sys
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from site_hooks import ROOT, hooks
 CHROMIUM = '/usr/bin/chromium'
 MISSING = [name for name in ('mkdocs', 'material', 'mkdocs_jupyter')
            if importlib.util.find_spec(name) is None]
-pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"needs {', '.join(MISSING)}: the docs "
-                                 f"extra (pip install -e '.[docs]'; scripts/setup.sh test)")
+pytestmark = [pytest.mark.slow,   # mkdocs and chromium run as processes
+              pytest.mark.skipif(bool(MISSING), reason=f"needs {', '.join(MISSING)}: the docs "
+                                 f"extra (pip install -e '.[docs]'; scripts/setup.sh test)")]
 
-
-def _hooks():
-    spec = importlib.util.spec_from_file_location('docs_hooks', ROOT / 'docs' / 'hooks.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-hooks = _hooks()
 
 
 @pytest.fixture(scope='module')
@@ -205,16 +196,3 @@ def test_the_home_page_renders_in_chromium_and_is_not_blank(site, tmp_path):
             for y in range(0, 900, 100)]
     assert sum(row > 5 for row in rows) >= 4, rows
 
-
-def test_the_readme_is_short_shows_the_results_table_and_links_every_page():
-    readme = (ROOT / 'README.md').read_text()
-    assert len(readme.splitlines()) <= 150
-    assert hooks.results_table() in readme, \
-        'README.md: the results table differs from results/ (make it with docs/hooks.py)'
-    nav_pages = re.findall(r':\s*(\w+\.md)\s*$', (ROOT / 'mkdocs.yml').read_text(), re.M)
-    assert len(nav_pages) >= 12
-    for page in nav_pages:
-        if page != 'index.md':
-            assert f'(docs/{page})' in readme, f'README.md does not link docs/{page}'
-    for target in re.findall(r'\]\(((?!https?:)[^)#]+)', readme):
-        assert (ROOT / target).exists(), f'README.md links {target}, which does not exist'
