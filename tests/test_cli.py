@@ -43,7 +43,7 @@ def test_end_to_end_in_a_subprocess(tmp_path):
     records = [json.loads(line) for line in (out / 'metrics.jsonl').read_text().splitlines()]
     assert [r['epoch'] for r in records] == [1, 2]
     assert records[-1]['test_acc'] > 0.3            # chance is 0.1
-    assert proc.stderr == ''                        # no progress bar when not a terminal
+    assert proc.stderr == ''                        # --quiet: no progress lines on the pipe
 
 
 @pytest.mark.slow

@@ -128,7 +128,8 @@ def _run_flags(g, d, none):
                    help='seeds Python, NumPy and MXNet: the same seed on the same machine '
                         'gives the same numbers')
     g.add_argument('--quiet', action='store_true', default=d.quiet,
-                   help='no progress bar or start-up lines')
+                   help='no progress bar (outside a terminal: no progress lines on stderr, every '
+                        '$VGG_GLUON_PROGRESS_SECONDS, default 30) and no start-up lines')
 
 
 def _distributed_flags(g, d):

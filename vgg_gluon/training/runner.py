@@ -11,7 +11,6 @@ checked, and an existing run directory is never overwritten.
 import contextlib
 import json
 import os
-import sys
 import time
 
 from . import schedules
@@ -24,6 +23,7 @@ from ..errors import ConfigError, Interrupted, RunDirBusy, SaveFailed, TrainingD
 from ..runtime.lock import LOCK_NAME, writer_lock
 from ..runtime.signals import deferred, raise_pending
 from .loop import TrainOptions, train_ch5
+from .progress import ProgressBar, progress_bar  # noqa: F401  (training.ProgressBar)
 from ..models.vgg import build_net
 from ..runtime.seeding import seed_epoch, seed_everything
 
@@ -129,36 +129,6 @@ def check_run_dir(out):
         raise ConfigError(f"{out} already exists and is not empty; choose a new run "
                           f"directory (nothing was overwritten)", flag='out')
     return out
-
-
-def progress_bar(quiet):
-    """TrainOptions' ``bar``: a tqdm bar per epoch, or None (quiet, or not a terminal)."""
-    if quiet or not sys.stderr.isatty():
-        return None
-    return ProgressBar
-
-
-class ProgressBar:
-    """tqdm advanced by train_ch5 as batches complete, with the running loss and accuracy.
-
-    The loop calls ``update`` for a batch once its loss is computed (a
-    couple of batches behind the queue, loop.BAR_LAG), so the rate and the
-    time left are the work's, not the enqueueing's.
-    """
-
-    def __init__(self, total, desc):
-        from tqdm import tqdm
-        self.tqdm = tqdm(total=total, desc=desc, leave=False, file=sys.stderr, unit='batch')
-        self.loss = self.correct = self.n = 0
-
-    def update(self, loss_sum, correct, n):
-        self.loss, self.correct, self.n = self.loss + loss_sum, self.correct + correct, self.n + n
-        self.tqdm.set_postfix_str(f"loss {self.loss / self.n:.4f}, "
-                                  f"train acc {self.correct / self.n:.3f}", refresh=False)
-        self.tqdm.update(1)
-
-    def close(self):
-        self.tqdm.close()
 
 
 class _Run:
