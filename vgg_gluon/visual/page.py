@@ -98,6 +98,15 @@ def sketch_grey(value):
     return None if grey.min() == grey.max() else grey
 
 
+def _prepared_upload(path, invert):
+    """prepare_image of an uploaded file; its messages name the file as the user named it,
+    not Gradio's temporary folder."""
+    try:
+        return prepare_image(path, invert)
+    except VGGGluonError as err:
+        raise VGGGluonError(str(err).replace(str(path), os.path.basename(path))) from None
+
+
 def _image_from(session, source, sketch, upload, label, index, invert):
     """(28x28 image, note) from the chosen input; VGGGluonError with a message if bad."""
     mode = 'auto' if invert else 'never'
@@ -109,7 +118,7 @@ def _image_from(session, source, sketch, upload, label, index, invert):
     elif source == 'upload':
         if not upload:
             raise VGGGluonError('upload an image file first')
-        prepared = prepare_image(upload, mode)
+        prepared = _prepared_upload(upload, mode)
     else:
         images, labels = session.test_set()
         chosen = np.flatnonzero(labels == TEXT_LABELS.index(label)) if label != 'any' else None
@@ -182,7 +191,7 @@ def api_predict(session, upload, name, invert):
     try:
         if name not in session.models:
             raise VGGGluonError(f"no model {name!r}: choose one of {', '.join(session.models)}")
-        prepared = prepare_image(upload, invert)
+        prepared = _prepared_upload(upload, invert)
     except VGGGluonError as err:
         return {'error': str(err)}
     run = session.models[name]
@@ -238,7 +247,7 @@ def _inputs(session):
     source = gr.Radio(['draw', 'upload', 'test set'], value='test set', label='input',
                       elem_id='source')
     with gr.Tab('draw'):
-        sketch = gr.Sketchpad(label='draw an item', type='numpy', elem_id='sketch',
+        sketch = gr.Sketchpad(label='draw an item (pick the brush on the left)', type='numpy', elem_id='sketch',
                               canvas_size=(280, 280))
     with gr.Tab('upload'):
         upload = gr.File(label='an image file', type='filepath', elem_id='upload')
@@ -266,7 +275,7 @@ def build_page(session, default=None):
                 source, sketch, upload, label, index, shuffle, invert, go = _inputs(session)
             with gr.Column():
                 seen = gr.Image(label='what the network sees (28x28 grey)', elem_id='seen',
-                                interactive=False)
+                                interactive=False, format='png')
                 note = gr.Markdown(elem_id='note')
                 scores = gr.Label(num_top_classes=3, label='the answer', elem_id='answer')
                 compared = gr.Label(num_top_classes=3, label='the other model', elem_id='compared')
@@ -275,26 +284,27 @@ def build_page(session, default=None):
         block = gr.Radio([str(b['block']) for b in session.blocks[names[0]]], value='1',
                          label='block', elem_id='block')
         with gr.Row():
-            maps = gr.Image(label='its strongest feature maps', elem_id='maps', interactive=False)
+            maps = gr.Image(label='its strongest feature maps', elem_id='maps', interactive=False, format='png')
             clickable = gr.Image(label='click a unit (the block\'s mean map)', elem_id='clickable',
-                                 interactive=False)
+                                 interactive=False, format='png')
         with gr.Row():
             field = gr.Image(label='theoretical receptive field (red box)', elem_id='field',
-                             interactive=False)
+                             interactive=False, format='png')
             effective = gr.Image(label='effective receptive field (|gradient|)',
-                                 elem_id='effective', interactive=False)
+                                 elem_id='effective', interactive=False, format='png')
         field_text = gr.Markdown(elem_id='field_text')
         filters = gr.Image(value=_filters(session, names[0]), label='the first convolution\'s '
-                           'filters', elem_id='filters', interactive=False)
+                           'filters', elem_id='filters', interactive=False, format='png')
         with gr.Accordion('the run: learning curve, confusion matrix, confident mistakes',
                           open=True):
             show_the_run = gr.Button('show the run of this model', elem_id='show_run')
             run_text = gr.Markdown(elem_id='run_text')
             with gr.Row():
                 curve = gr.Image(label='learning curve (metrics.jsonl)', elem_id='curve',
-                                 interactive=False)
+                                 interactive=False, format='png')
                 confusion = gr.Image(label='confusion matrix (the test set)',
-                                     elem_id='confusion', interactive=False, type='filepath')
+                                     elem_id='confusion', interactive=False, type='filepath',
+                                     format='png')
             wrong = gr.Gallery(label='the most confidently wrong test images', columns=8,
                                elem_id='wrong', height='auto')
         with gr.Row():
