@@ -356,3 +356,19 @@ def test_a_16_bit_cmyk_or_animated_file_reads_as_its_8_bit_first_frame(page, fmn
     assert _top1(page) == expected
     seen = _image_pixels(page, '#seen')[::8, ::8, 0]         # the 28x28 image, 8x enlarged
     assert np.array_equal(seen, item)
+
+
+def test_the_predict_endpoint_returns_predicts_answer_as_json(server, fmnist, tmp_path, capsys):
+    from gradio_client import Client, handle_file
+    path = tmp_path / 'test-0.png'
+    Image.fromarray(fmnist['test'][0][0]).save(path)
+    bad = tmp_path / 'notes.txt'
+    bad.write_text('not an image\n')
+    expected = _predicted(capsys, '--model', 'fast', path)
+    client = Client(server, verbose=False)
+    answer = client.predict(handle_file(str(path)), 'fast', 'auto', api_name='/predict')
+    assert answer['model'] == 'fast' and answer['inverted'] is False
+    assert answer['top_k'][0]['label'] == expected and len(answer['top_k']) == 10
+    assert abs(sum(t['probability'] for t in answer['top_k']) - 1) < 1e-4
+    refused = client.predict(handle_file(str(bad)), 'fast', 'auto', api_name='/predict')
+    assert refused == {'error': 'notes.txt: not an image Pillow can read (PNG, JPEG, ...)'}
