@@ -95,15 +95,13 @@ def main(argv=None):
         models, answering, ctx = load_models(args, log=notice(cmd))
     except VGGGluonError as err:
         return report(cmd, err)
-    from .visual.page import Session, build_page, theme
+    from .visual.page import Session, build_page, serve
     loopback = args.host in ('127.0.0.1', 'localhost', '::1')
     page = build_page(Session(models, ctx, args.data_dir, answering, sources=args.sources,
                               cache_dir=args.cache_dir, allow_paths=loopback))
     print(f"{cmd}: serving {', '.join(models)} on http://{args.host}:{args.port}/ (Ctrl-C stops)",
           flush=True)
-    page.launch(server_name=args.host, server_port=args.port, share=False, inbrowser=args.open,
-                theme=theme(), quiet=True, footer_links=['api'], ssr_mode=False, pwa=False,
-                mcp_server=False, enable_monitoring=False)
+    serve(page, args.host, args.port, open_browser=args.open)
     return 0
 
 

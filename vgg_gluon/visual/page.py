@@ -317,6 +317,16 @@ def build_page(session, default=None):
     return page
 
 
+def serve(page, host='127.0.0.1', port=None, inline=False, block=True, open_browser=False):
+    """Launch ``page`` on host:port (None: Gradio's 7860 or the next free one) with no share
+    link, no analytics and local fonts; ``block=False`` returns at once (Jupyter, scripts:
+    ``page.close()`` stops it); ``inline`` also shows it in the notebook's output."""
+    return page.launch(server_name=host, server_port=port, share=False, inline=inline,
+                       inbrowser=open_browser, prevent_thread_lock=not block, theme=theme(),
+                       quiet=True, footer_links=['api'], ssr_mode=False, pwa=False,
+                       mcp_server=False, enable_monitoring=False)
+
+
 def _filters(session, name):
     weights = first_filters(session.models[name].net)
     return grid(weights, columns=16, scale=8)
