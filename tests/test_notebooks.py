@@ -25,6 +25,9 @@ SMALL = {
                            ['exercise2_vgg_vs_alexnet.png', 'exercise3_96_vs_224.png']),
     '05_recipes.ipynb': (dict(train_samples=256, test_samples=128, num_epochs=1),
                          ['recipes_curves.png', 'ablation.json']),
+    '06_inside_vgg.ipynb': (dict(serve=False),     # the static figures; no page server
+                            ['feature_maps.png', 'receptive_fields.png', 'filters.png',
+                             'confident_mistakes.png']),
 }
 
 

@@ -36,6 +36,9 @@ def build_parser():
     p.add_argument('--data-dir', default=None, help='Fashion-MNIST IDX files (the test-set '
                                                     'picker and int8 calibration; default: the '
                                                     'usual places)')
+    p.add_argument('--cache-dir', default=None,
+                   help="where the run section's test-set summary is cached (default: "
+                        "~/.cache/vgg_gluon/demo; never a run directory or the package)")
     add_precision_args(p, also="; on the page only the answer (the top classes) uses int8: the "
                                 "feature maps and the receptive fields' gradients need the fp32 "
                                 "network, and fp32 answers come from it as loaded")
@@ -57,11 +60,13 @@ def check_port(host, port):
 
 def load_models(args, log=None):
     """{name: LoadedRun} of the main model and every --also, {name: the network that
-    answers} (int8 with --precision int8, else the LoadedRun's), and the device."""
+    answers} (int8 with --precision int8, else the LoadedRun's), and the device; sets
+    args.sources: {name: its run directory, or None for a shipped model}."""
     import os
     from .inference.precision import for_inference
     check_source(args, default_model='fast')
     models, answering = {}, {}
+    args.sources = {}
     for other in [None] + args.also:
         if other is not None:
             is_dir = os.path.isdir(other)
@@ -69,6 +74,7 @@ def load_models(args, log=None):
         run, ctx = open_run(args)
         name = args.model or os.path.basename(os.path.normpath(args.run_dir))
         models[name] = run
+        args.sources[name] = args.run_dir
         answering[name] = run.net
         if args.precision == 'int8':
             answering[name] = for_inference(run.net, run.config, ctx, 'int8', args.calib_images,
@@ -89,13 +95,13 @@ def main(argv=None):
         models, answering, ctx = load_models(args, log=notice(cmd))
     except VGGGluonError as err:
         return report(cmd, err)
-    from .visual.page import Session, build_page, theme
-    page = build_page(Session(models, ctx, args.data_dir, answering))
+    from .visual.page import Session, build_page, serve
+    loopback = args.host in ('127.0.0.1', 'localhost', '::1')
+    page = build_page(Session(models, ctx, args.data_dir, answering, sources=args.sources,
+                              cache_dir=args.cache_dir, allow_paths=loopback))
     print(f"{cmd}: serving {', '.join(models)} on http://{args.host}:{args.port}/ (Ctrl-C stops)",
           flush=True)
-    page.launch(server_name=args.host, server_port=args.port, share=False, inbrowser=args.open,
-                theme=theme(), quiet=True, footer_links=['api'], ssr_mode=False, pwa=False,
-                mcp_server=False, enable_monitoring=False)
+    serve(page, args.host, args.port, open_browser=args.open)
     return 0
 
 

@@ -7,7 +7,7 @@ import vgg_gluon  # noqa: F401  (numpy names mxnet needs)
 from vgg_gluon.models.layer_table import layer_table
 from vgg_gluon.models.vgg import features_and_head, vgg_from_spec
 from vgg_gluon.visual.activations import block_outputs, first_filters, grid, strongest, to_uint8
-from vgg_gluon.visual.fields import (Box, effective_field, field_span, mass_box,
+from vgg_gluon.visual.fields import (Box, effective_field, field_span, mass_area, mass_box,
                                    theoretical_box)
 
 SIZE = 32
@@ -71,8 +71,19 @@ def test_the_effective_field_lies_inside_the_theoretical_one_and_is_smaller(net,
         outside[box.top:box.bottom, box.left:box.right] = 0
         assert outside.max() == 0             # nothing outside the theoretical field
         assert mass_box(field, 0.5) <= box.height + 1   # half its mass in at most the box
+        assert 0 < mass_area(field) <= box.height * box.width
     assert X.grad is None                     # the caller's input is left alone
 
+
+def test_mass_area_counts_the_largest_pixels_holding_the_fraction():
+    field = np.zeros((6, 6))
+    assert mass_area(field) == 0
+    field[2, 3] = 5.0
+    assert mass_area(field) == 1
+    field[:4, :4] = 1.0                   # 16 equal pixels: 95 % of them is 15.2, so 16
+    assert mass_area(field, 0.95) == 16 and mass_area(field, 0.5) == 8
+    field[0, 0] = 16.0                    # one pixel with half the mass
+    assert mass_area(field, 0.5) == 1
 
 
 def test_the_effective_field_is_the_same_whatever_ran_before(net):

@@ -83,3 +83,13 @@ def mass_box(field, fraction=0.95):
         if window.sum() >= fraction * total:
             return 2 * half + 1
     return max(field.shape)
+
+
+def mass_area(field, fraction=0.95):
+    """How many pixels, the largest first, hold ``fraction`` of a field's mass (0 if it
+    has none): comparable with the theoretical box's area, which always holds it all."""
+    values = np.sort(field, axis=None)[::-1]
+    total = values.sum()
+    if total <= 0:
+        return 0
+    return int(np.searchsorted(np.cumsum(values), fraction * total * (1 - 1e-12)) + 1)

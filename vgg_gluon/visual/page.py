@@ -21,6 +21,7 @@ from ..data.fashion_mnist import TEXT_LABELS, test_split  # noqa: E402
 from ..errors import VGGGluonError  # noqa: E402
 from ..inference.images import prepare, prepare_image, to_grey  # noqa: E402
 from .activations import first_filters, grid  # noqa: E402
+from .run_view import RunView, curve_figure  # noqa: E402
 from .inside import VIEW, answer, block_views, blocks_of, draw_field, fields, heat, input_view  # noqa: E402
 
 SYSTEM_FONTS = ['ui-sans-serif', 'system-ui', 'DejaVu Sans', 'sans-serif']
@@ -34,20 +35,57 @@ def theme():
 
 class Session:
     """The loaded networks by name {name: LoadedRun}, their layer tables, the test set,
-    and the networks that answer (``answering``: {name: net}, e.g. int8 ones; by
-    default each LoadedRun's own)."""
+    the networks that answer (``answering``: {name: net}, e.g. int8 ones; by default
+    each LoadedRun's own), where each came from (``sources``: {name: run directory, or
+    None for a shipped model}) and their run sections (``run_view.RunView``, cached
+    under ``cache_dir``). ``allow_paths``: whether the page may load a run directory
+    typed into it (the demo allows it on loopback only)."""
 
-    def __init__(self, models, ctx, data_dir=None, answering=None):
+    def __init__(self, models, ctx, data_dir=None, answering=None, sources=None,
+                 cache_dir=None, allow_paths=True):
         self.models, self.ctx, self.data_dir = models, ctx, data_dir
+        self.cache_dir, self.allow_paths = cache_dir, allow_paths
         self.answering = {name: run.net for name, run in models.items()}
         self.answering.update(answering or {})
+        self.sources = {name: None for name in models}
+        self.sources.update(sources or {})
         self.blocks = {name: blocks_of(run.net, run.config) for name, run in models.items()}
         self._test = None
+        self._views = {}
 
     def test_set(self):
         if self._test is None:
             self._test = test_split(self.data_dir)
         return self._test
+
+    def run_view(self, name):
+        if name not in self._views:
+            run_dir = self.sources[name]
+            self._views[name] = RunView(self.models[name], self.ctx, run_dir=run_dir,
+                                        model=None if run_dir else name,
+                                        data_dir=self.data_dir, cache_dir=self.cache_dir)
+        return self._views[name]
+
+    def add_run(self, path):
+        """Load the run directory ``path`` beside the others; its name (VGGGluonError if
+        it is not a run directory, or loading paths is off)."""
+        from ..checkpoint.reader import load_model
+        path = (path or '').strip()
+        if not self.allow_paths:
+            raise VGGGluonError('loading a run directory from the page is off (the page '
+                                'listens beyond loopback); give it to vgg-gluon demo --also')
+        if not path:
+            raise VGGGluonError('type the path of a run directory first')
+        if not os.path.isdir(path):
+            raise VGGGluonError(f"{path}: no such directory")
+        run = load_model(path, ctx=self.ctx)
+        name = os.path.basename(os.path.normpath(path)) or path
+        while name in self.models and self.sources.get(name) != path:
+            name += "'"
+        self.models[name], self.answering[name], self.sources[name] = run, run.net, path
+        self.blocks[name] = blocks_of(run.net, run.config)
+        self._views.pop(name, None)
+        return name
 
 
 def sketch_grey(value):
@@ -58,6 +96,15 @@ def sketch_grey(value):
         return None
     grey = to_grey(Image.fromarray(np.asarray(composite)))
     return None if grey.min() == grey.max() else grey
+
+
+def _prepared_upload(path, invert):
+    """prepare_image of an uploaded file; its messages name the file as the user named it,
+    not Gradio's temporary folder."""
+    try:
+        return prepare_image(path, invert)
+    except VGGGluonError as err:
+        raise VGGGluonError(str(err).replace(str(path), os.path.basename(path))) from None
 
 
 def _image_from(session, source, sketch, upload, label, index, invert):
@@ -71,7 +118,7 @@ def _image_from(session, source, sketch, upload, label, index, invert):
     elif source == 'upload':
         if not upload:
             raise VGGGluonError('upload an image file first')
-        prepared = prepare_image(upload, mode)
+        prepared = _prepared_upload(upload, mode)
     else:
         images, labels = session.test_set()
         chosen = np.flatnonzero(labels == TEXT_LABELS.index(label)) if label != 'any' else None
@@ -112,7 +159,7 @@ def show(session, name, other, source, sketch, upload, label, index, invert, blo
                     for t in answer(session.answering[other], second.config, image,
                                     session.ctx)['top_k']}
     seen = np.kron(image, np.ones((8, 8), np.uint8))
-    view = views[int(block) - 1]
+    view = views[min(int(block), len(views)) - 1]
     note += (f"; the network sees this 28x28 grey image at {run.config.resize}x"
              f"{run.config.resize} px")
     return (seen, note, scores, compared, _shapes(views, run.config), view['grid'],
@@ -144,7 +191,7 @@ def api_predict(session, upload, name, invert):
     try:
         if name not in session.models:
             raise VGGGluonError(f"no model {name!r}: choose one of {', '.join(session.models)}")
-        prepared = prepare_image(upload, invert)
+        prepared = _prepared_upload(upload, invert)
     except VGGGluonError as err:
         return {'error': str(err)}
     run = session.models[name]
@@ -153,12 +200,54 @@ def api_predict(session, upload, name, invert):
     return {'model': name, 'inverted': prepared.inverted, 'top_k': top}
 
 
+def show_run(session, name):
+    """The run section of ``name``: learning curve, confusion matrix PNG, the most
+    confidently wrong test images [(image, caption)], and a line of text."""
+    view = session.run_view(name)
+    try:
+        records = view.records()
+        curve = curve_figure(records) if records else None
+    except VGGGluonError as err:
+        records, curve = [], None
+        view.notes.append(f"no learning curve: {err}")
+    summary = view.summary()
+    images, _ = session.test_set()
+    wrong = [(np.kron(images[w['index']], np.ones((4, 4), np.uint8)),
+              f"test {w['index']}: a {w['true']}, read as {w['predicted']} "
+              f"{w['probability']:.2f}") for w in summary['wrong']]
+    source = session.sources[name] or f"shipped model {name}"
+    text = (f"**{source}**: {len(records)} epoch{'s' if len(records) != 1 else ''} recorded; "
+            f"test accuracy {summary['accuracy']:.4f} on {summary['num_samples']} images"
+            + (' (each with its mirror, as the run evaluated)'
+               if session.models[name].config.tta == 'flip' else '')
+            + f"; the {len(summary['wrong'])} most confidently wrong below")
+    if view.notes:
+        text += '\n\n' + '; '.join(view.notes)
+    return curve, view.confusion_png(), wrong, text
+
+
+def add_run(session, path, current_other):
+    """The page's "add a run directory": a message, and both model lists updated."""
+    try:
+        name = session.add_run(path)
+    except VGGGluonError as err:
+        return (f"**Cannot load this run directory:** {err}", gr.update(), gr.update())
+    names = list(session.models)
+    return (f"loaded {path} as **{name}**; it is beside the model now",
+            gr.update(choices=names), gr.update(choices=[''] + names, value=name))
+
+
+def _blocks_choice(session, name, block):
+    choices = [str(b['block']) for b in session.blocks[name]]
+    return gr.update(choices=choices, value=block if block in choices else '1')
+
+
 def _inputs(session):
     """The input column: source, canvas, upload, test-set picker, inversion switch."""
     source = gr.Radio(['draw', 'upload', 'test set'], value='test set', label='input',
                       elem_id='source')
     with gr.Tab('draw'):
-        sketch = gr.Sketchpad(label='draw an item', type='numpy', elem_id='sketch',
+        sketch = gr.Sketchpad(label='draw an item (pick the brush on the left)', type='numpy', elem_id='sketch',
                               canvas_size=(280, 280))
     with gr.Tab('upload'):
         upload = gr.File(label='an image file', type='filepath', elem_id='upload')
@@ -186,7 +275,7 @@ def build_page(session, default=None):
                 source, sketch, upload, label, index, shuffle, invert, go = _inputs(session)
             with gr.Column():
                 seen = gr.Image(label='what the network sees (28x28 grey)', elem_id='seen',
-                                interactive=False)
+                                interactive=False, format='png')
                 note = gr.Markdown(elem_id='note')
                 scores = gr.Label(num_top_classes=3, label='the answer', elem_id='answer')
                 compared = gr.Label(num_top_classes=3, label='the other model', elem_id='compared')
@@ -195,20 +284,47 @@ def build_page(session, default=None):
         block = gr.Radio([str(b['block']) for b in session.blocks[names[0]]], value='1',
                          label='block', elem_id='block')
         with gr.Row():
-            maps = gr.Image(label='its strongest feature maps', elem_id='maps', interactive=False)
+            maps = gr.Image(label='its strongest feature maps', elem_id='maps', interactive=False, format='png')
             clickable = gr.Image(label='click a unit (the block\'s mean map)', elem_id='clickable',
-                                 interactive=False)
+                                 interactive=False, format='png')
         with gr.Row():
             field = gr.Image(label='theoretical receptive field (red box)', elem_id='field',
-                             interactive=False)
+                             interactive=False, format='png')
             effective = gr.Image(label='effective receptive field (|gradient|)',
-                                 elem_id='effective', interactive=False)
+                                 elem_id='effective', interactive=False, format='png')
         field_text = gr.Markdown(elem_id='field_text')
         filters = gr.Image(value=_filters(session, names[0]), label='the first convolution\'s '
-                           'filters', elem_id='filters', interactive=False)
+                           'filters', elem_id='filters', interactive=False, format='png')
+        with gr.Accordion('the run: learning curve, confusion matrix, confident mistakes',
+                          open=True):
+            show_the_run = gr.Button('show the run of this model', elem_id='show_run')
+            run_text = gr.Markdown(elem_id='run_text')
+            with gr.Row():
+                curve = gr.Image(label='learning curve (metrics.jsonl)', elem_id='curve',
+                                 interactive=False, format='png')
+                confusion = gr.Image(label='confusion matrix (the test set)',
+                                     elem_id='confusion', interactive=False, type='filepath',
+                                     format='png')
+            wrong = gr.Gallery(label='the most confidently wrong test images', columns=8,
+                               elem_id='wrong', height='auto')
+        with gr.Row():
+            run_dir = gr.Textbox(label='add a run directory (e.g. runs/book) beside the model',
+                                 elem_id='run_dir', scale=4)
+            add = gr.Button('add', elem_id='add_run', scale=1)
+        add_note = gr.Markdown(elem_id='add_note')
         image = gr.State(None)
         _wire(session, locals())
     return page
+
+
+def serve(page, host='127.0.0.1', port=None, inline=False, block=True, open_browser=False):
+    """Launch ``page`` on host:port (None: Gradio's 7860 or the next free one) with no share
+    link, no analytics and local fonts; ``block=False`` returns at once (Jupyter, scripts:
+    ``page.close()`` stops it); ``inline`` also shows it in the notebook's output."""
+    return page.launch(server_name=host, server_port=port, share=False, inline=inline,
+                       inbrowser=open_browser, prevent_thread_lock=not block, theme=theme(),
+                       quiet=True, footer_links=['api'], ssr_mode=False, pwa=False,
+                       mcp_server=False, enable_monitoring=False)
 
 
 def _filters(session, name):
@@ -233,6 +349,13 @@ def _wire(session, c):
                                                       api_visibility='private')
     c['model'].change(lambda name: _filters(session, name), c['model'], c['filters'],
                       api_visibility='private')
+    c['model'].change(lambda name, block: _blocks_choice(session, name, block),
+                      [c['model'], c['block']], c['block'], api_visibility='private')
+    c['show_the_run'].click(lambda name: show_run(session, name), c['model'],
+                            [c['curve'], c['confusion'], c['wrong'], c['run_text']],
+                            api_visibility='private')
+    c['add'].click(lambda path, other: add_run(session, path, other), [c['run_dir'], c['other']],
+                   [c['add_note'], c['model'], c['other']], api_visibility='private')
 
     def on_click(name, image, block, evt: gr.SelectData):
         return click(session, name, image, block, evt)
