@@ -155,8 +155,9 @@ def main(argv=None):
             if node.host is None:
                 job.start(node, command, env=dict(os.environ, **node.env))
             else:
-                job.start(node, ssh_command(node.host, node.env, command, os.getcwd(),
-                                            args.ssh_config))
+                argv, stdin_line = ssh_command(node.host, node.env, command, os.getcwd(),
+                                               args.ssh_config)
+                job.start(node, argv, stdin_line=stdin_line)
         return job.watch(args.timeout)
     except FileNotFoundError as err:
         job.stop()

@@ -4,9 +4,12 @@ interpreter it runs, and its watch of a job (with stand-in processes, no MXNet).
 The train command's own refusals of distributed settings are here too: what
 the launcher starts must be a job that can work.
 """
+import json
 import os
 import re
 import shlex
+import signal
+import subprocess
 import sys
 
 import pytest
@@ -108,16 +111,57 @@ def test_ssh_plan_and_command(tmp_path):
     assert [n.label for n in nodes] == ['scheduler@node-a', 'server 0@node-a',
                                         'worker 0@node-a', 'worker 1@node-b']
     worker = nodes[-1]
-    cmd = launcher.ssh_command(worker.host, worker.env, ['python', '-m', 'vgg_gluon.train',
-                                                       '--out', 'runs/a b'], '/srv/my dir')
-    assert cmd[:5] == ['ssh', '-tt', '-o', 'BatchMode=yes', 'node-b']
-    remote = shlex.split(cmd[5])
-    assert remote[:5] == ['cd', '/srv/my dir', '&&', 'exec', 'env']
-    assert remote[-5:] == ['python', '-m', 'vgg_gluon.train', '--out', 'runs/a b']
-    env = dict(a.split('=', 1) for a in remote[5:-5])
+    cmd, line = launcher.ssh_command(worker.host, worker.env,
+                                     ['python', '-m', 'vgg_gluon.train', '--out', 'runs/a b'],
+                                     '/srv/my dir', python='/opt/py/bin/python3')
+    assert cmd[:5] == ['ssh', '-T', '-o', 'BatchMode=yes', 'node-b']
+    # the remote command line: the bootstrap only; the environment comes on stdin
+    assert shlex.split(cmd[5]) == ['exec', '/opt/py/bin/python3', '-c', launcher.REMOTE_BOOTSTRAP]
+    assert 'DMLC' not in ' '.join(cmd)
+    spec = json.loads(line)
+    assert line.endswith('\n') and line.count('\n') == 1
+    assert spec['cwd'] == '/srv/my dir'
+    assert spec['argv'] == ['python', '-m', 'vgg_gluon.train', '--out', 'runs/a b']
+    env = spec['env']
     assert env['DMLC_ROLE'] == 'worker' and env['DMLC_NODE_HOST'] == 'node-b'
     assert env['DMLC_PS_ROOT_URI'] == 'node-a' and env['DMLC_PS_ROOT_PORT'] == '9091'
     assert env['DMLC_NUM_WORKER'] == '2' and env['DMLC_NUM_SERVER'] == '1'
+
+
+def _bootstrap(spec, *, close_stdin=False):
+    """REMOTE_BOOTSTRAP run here, as ssh would run it, given ``spec`` on stdin."""
+    proc = subprocess.Popen([sys.executable, '-c', launcher.REMOTE_BOOTSTRAP],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdin.write((json.dumps(spec) + '\n').encode())
+    proc.stdin.flush()
+    if close_stdin:
+        proc.stdin.close()
+    return proc
+
+
+def test_remote_bootstrap_runs_the_command_with_the_environment_and_its_status(tmp_path):
+    spec = {'cwd': str(tmp_path), 'env': {'VGG_GLUON_X': 'secret value'},
+            'argv': [sys.executable, '-c', 'import os, sys; print(os.getcwd(), '
+                     'os.environ["VGG_GLUON_X"]); sys.exit(3)']}
+    proc = _bootstrap(spec, close_stdin=False)
+    out = proc.stdout.read()   # to the end: the command and the bootstrap have ended
+    assert proc.wait(timeout=60) == 3
+    assert out.decode().split() == [str(tmp_path), 'secret', 'value']
+    # killed by a signal: the bootstrap dies of the same one (ssh then says 255)
+    spec['argv'] = [sys.executable, '-c', 'import os, signal; os.kill(os.getpid(), signal.SIGKILL)']
+    proc = _bootstrap(spec, close_stdin=False)
+    proc.stdout.read()
+    assert proc.wait(timeout=60) == -signal.SIGKILL
+
+
+def test_remote_bootstrap_hangs_up_the_command_when_its_stdin_ends(tmp_path):
+    spec = {'cwd': str(tmp_path), 'env': {},
+            'argv': [sys.executable, '-c', 'import time; print("up", flush=True); time.sleep(600)']}
+    proc = _bootstrap(spec, close_stdin=False)
+    assert proc.stdout.readline() == b'up\n'
+    proc.stdin.close()                  # what the ssh connection's end looks like there
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGHUP
 
 
 def test_launch_help_explains_how_a_job_ends(capsys):
@@ -133,8 +177,9 @@ def test_only_workers_report_progress_and_ssh_takes_a_config():
     from vgg_gluon.training.distributed import PROGRESS_ENV
     nodes = launcher.plan(2, 1, 9091, ['node-a', 'node-b'])
     assert [PROGRESS_ENV in n.env for n in nodes] == [False, False, True, True]
-    cmd = launcher.ssh_command('node-b', nodes[-1].env, ['python'], '/srv', config='/tmp/ssh.cfg')
-    assert cmd[:6] == ['ssh', '-tt', '-F', '/tmp/ssh.cfg', '-o', 'BatchMode=yes']
+    cmd, _ = launcher.ssh_command('node-b', nodes[-1].env, ['python'], '/srv',
+                                  config='/tmp/ssh.cfg')
+    assert cmd[:6] == ['ssh', '-T', '-F', '/tmp/ssh.cfg', '-o', 'BatchMode=yes']
 
 
 def test_the_documented_launch_example_parses():

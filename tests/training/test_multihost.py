@@ -156,6 +156,21 @@ class HostPair:
             shutil.rmtree('/run/sshd', ignore_errors=True)
 
 
+def _command_lines_with(value):
+    """The command lines (/proc/PID/cmdline; both test hosts share this /proc)
+    that contain ``value``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                line = f.read()
+        except OSError:
+            continue
+        if value in line:
+            found.append(line.replace(b'\0', b' ').decode(errors='replace'))
+    return found
+
+
 @pytest.fixture(scope='module')
 def hosts(tmp_path_factory, request):
     test_hosts = HostPair(tmp_path_factory.mktemp('hosts'))
@@ -206,10 +221,14 @@ def test_a_fault_on_the_second_host_ends_the_job(hosts, signum, line, tmp_path):
     time.sleep(1)
     remote = [pid for pid, env in job_pids(marker) if b'DMLC_ROLE=worker' in env
               and b'DMLC_NODE_HOST=10.231.0.2' in env]
+    # the forwarded variables (the marker is one) reached the remote worker's
+    # environment, and no command line on either host carries them
+    on_command_lines = _command_lines_with(marker.encode())
     if started and remote:
         os.kill(remote[0], signum)
     rc, stdout, stderr, left = end_of(proc, marker, out_file, err_file, 120)
     assert started and len(remote) == 1, stdout + stderr
+    assert on_command_lines == [], on_command_lines
     assert rc not in (0, None), stdout + stderr
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and re.search(line, lines[0]), stderr

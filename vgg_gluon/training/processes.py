@@ -6,6 +6,7 @@ environment; ``Job`` starts them (locally, or over ssh), prefixes their
 output, follows the workers' progress reports and stops every process
 when one fails, stalls or the time is up.
 """
+import json
 import os
 import shlex
 import signal
@@ -123,19 +124,69 @@ def _cores():
         return os.cpu_count() or 1
 
 
-def ssh_command(host, env, command, cwd, config=None):
-    """The ssh command line that runs ``command`` on ``host`` in ``cwd`` with ``env``.
+# What runs on a remote host, started by ssh with no secrets on its command line:
+# it reads one JSON line from its standard input (the ssh connection) giving
+# the directory, the command and the environment to add, runs the command in a
+# session of its own with that environment, and exits as the command did (a
+# command killed by a signal kills this process with the same signal, so ssh
+# reports it as before). When its standard input ends (the launcher stopped
+# the local ssh, or died), it hangs the command up: SIGHUP and SIGCONT to its
+# process group, SIGKILL after REMOTE_GRACE seconds.
+REMOTE_GRACE = 10
+REMOTE_BOOTSTRAP = f"""\
+import json, os, signal, subprocess, sys, threading, time
+spec = json.loads(sys.stdin.readline())
+os.chdir(spec['cwd'])
+child = subprocess.Popen(spec['argv'], env=dict(os.environ, **spec['env']),
+                         stdin=subprocess.DEVNULL, start_new_session=True)
+def hang_up():
+    while os.read(0, 4096):
+        pass
+    for signals, wait in (((signal.SIGHUP, signal.SIGCONT), {REMOTE_GRACE}), ((signal.SIGKILL,), 0)):
+        for sig in signals:
+            try:
+                os.killpg(child.pid, sig)
+            except ProcessLookupError:
+                return
+        deadline = time.monotonic() + wait
+        while child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+threading.Thread(target=hang_up, daemon=True).start()
+for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+    signal.signal(sig, lambda n, f: os.killpg(child.pid, n))
+rc = child.wait()
+if rc < 0:
+    if -rc not in (signal.SIGKILL, signal.SIGSTOP):
+        signal.signal(-rc, signal.SIG_DFL)
+    os.kill(os.getpid(), -rc)
+os._exit(rc)
+"""
 
-    ``-tt``: the remote process gets a terminal, so it is hung up (SIGHUP) when
-    the connection closes, i.e. when the launcher stops the local ssh.
-    config: an ssh configuration file (``-F``) instead of ~/.ssh/config.
-    """
+
+def forwarded_env(env):
+    """What a remote process gets: the local DMLC_/MXNET_/PS_/OMP_/VGG_GLUON_
+    variables, then ``env`` (its node's own)."""
     forwarded = {k: v for k, v in os.environ.items() if k.startswith(FORWARD_PREFIXES)}
     forwarded.update(env)
-    assignments = ' '.join(f"{k}={shlex.quote(v)}" for k, v in sorted(forwarded.items()))
-    remote = f"cd {shlex.quote(cwd)} && exec env {assignments} {shlex.join(command)}"
+    return forwarded
+
+
+def ssh_command(host, env, command, cwd, config=None, python=None):
+    """(argv, stdin line): the ssh command that runs ``command`` on ``host`` in
+    ``cwd`` with ``env``, and the line to write to its standard input.
+
+    The environment travels in the stdin line, inside the encrypted connection,
+    never on a command line (``ps`` on either host shows only ssh, the host and
+    REMOTE_BOOTSTRAP). Keep ssh's standard input open while the job runs: when
+    it closes, the remote command is hung up.
+    python: the interpreter that runs REMOTE_BOOTSTRAP there (default: this
+    one's path, the same path on the remote host, as for the command itself).
+    config: an ssh configuration file (``-F``) instead of ~/.ssh/config.
+    """
+    spec = json.dumps({'cwd': cwd, 'argv': list(command), 'env': forwarded_env(env)})
+    remote = f"exec {shlex.quote(python or sys.executable)} -c {shlex.quote(REMOTE_BOOTSTRAP)}"
     options = ['-F', config] if config else []
-    return ['ssh', '-tt', *options, '-o', 'BatchMode=yes', host, remote]
+    return ['ssh', '-T', *options, '-o', 'BatchMode=yes', host, remote], spec + '\n'
 
 
 class Job:
@@ -153,9 +204,15 @@ class Job:
         self.progress = {}       # label -> (time.monotonic() of the last report, batches, text)
         self.life = {}           # label -> time.monotonic() of the last sign of life
 
-    def start(self, node, argv, env=None):
-        proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+    def start(self, node, argv, env=None, stdin_line=None):
+        """Start ``argv``; stdin_line: written to its standard input, which then
+        stays open for as long as the process runs (ssh_command's protocol)."""
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL if stdin_line is None else subprocess.PIPE,
+                                start_new_session=True)
+        if stdin_line is not None:
+            proc.stdin.write(stdin_line.encode())
+            proc.stdin.flush()
         self.procs.append((node, proc))
         self.progress[node.label] = (time.monotonic(), 0, 'none yet')
         self.life[node.label] = time.monotonic()
