@@ -158,3 +158,10 @@ case ",$extras," in
       [ -z "$problem" ] || { echo "setup: Horovod is still unusable after a rebuild from source: $problem" >&2; exit 1; }
     fi ;;
 esac
+
+# 4. The notebooks' Jupyter kernel: "vgg-gluon" runs this environment's Python, whichever
+#    Jupyter opens the notebooks (their kernelspec names it). A PYTHON= environment gets
+#    its own, vgg-gluon-X.Y, so the default one keeps pointing at .venv.
+kernel=vgg-gluon${PYTHON:+-$v}
+$py -m ipykernel install --user --name "$kernel" --display-name "Python ($kernel)" >/dev/null 2>&1 \
+  || echo "setup: could not register the Jupyter kernel $kernel (run: $py -m ipykernel install --user --name $kernel)" >&2

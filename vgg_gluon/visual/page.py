@@ -327,6 +327,26 @@ def serve(page, host='127.0.0.1', port=None, inline=False, block=True, open_brow
                        mcp_server=False, enable_monitoring=False)
 
 
+
+def serve_in_notebook(page, port=None, height=900):
+    """Serve ``page`` on 127.0.0.1 without blocking and show it in a frame of the cell's
+    output; returns ``stop()``, which closes the server and puts a line where the frame was.
+
+    A saved notebook then holds that line, not a frame onto an address that no longer
+    answers (a docs site built from it would try to load it from the reader's machine).
+    """
+    from IPython.display import HTML, Markdown, display
+    serve(page, port=port, block=False)
+    url = page.local_url
+    frame = display(HTML(f'<iframe src="{url}" width="100%" height="{height}" '
+                         'frameborder="0"></iframe>'), display_id=True)
+
+    def stop():
+        page.close()
+        frame.update(Markdown(f'*The page was served here, from `{url}`, while the notebook '
+                              'ran; run the notebook to use it.*'))
+    return stop
+
 def _filters(session, name):
     weights = first_filters(session.models[name].net)
     return grid(weights, columns=16, scale=8)
