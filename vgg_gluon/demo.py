@@ -3,15 +3,40 @@
     vgg-gluon demo                       # the shipped model fast, on http://127.0.0.1:7860/
     vgg-gluon demo runs/book --also fast # a run of yours, beside the shipped model
 
-Draw an item, upload a photo or pick a test image; the page shows the 28x28
-grey image the network sees (dark-on-light pictures inverted unless turned
-off), its top classes, each block's output shape and strongest feature maps,
-the first convolution's filters, and, for a unit clicked on a block's map,
-its theoretical receptive field (the layer table's) and its effective one
-(the gradient). It listens on 127.0.0.1 only unless --host says otherwise,
-offers no share link and sends nothing out (Gradio's analytics off, no web
-fonts). Scripts call its endpoint /predict (the top-k as JSON): see
-vgg_gluon/visual/page.py. Needs the demo extra: pip install 'vgg_gluon[demo]'.
+The page, top to bottom:
+  model, side by side with  the network that answers, and another one whose top
+                     classes show beside its own (each RUN_DIR, --model, --also)
+  input              draw an item, upload a photo, or pick a test image (a class,
+                     which one of it, or "random"); dark-on-light pictures are
+                     inverted unless turned off; "look inside" runs it
+  what it sees       the 28x28 grey image the network gets, a note (which test
+                     image, whether inverted), its top 3 classes, the other
+                     model's, and the top class as text
+  blocks             each block's output shape (height and width halve, channels
+                     double); for the block chosen, its strongest feature maps and
+                     its mean map, on which a unit can be clicked
+  receptive fields   for the unit clicked: its theoretical field (the layer
+                     table's arithmetic) as a red box on the input, its effective
+                     one (|gradient| of the unit with respect to the input) as a
+                     heat map, and a line giving both
+  filters            the first convolution's filters
+  the run            "show the run of this model": its learning curve (the run's
+                     metrics.jsonl, or a shipped model's record), its confusion
+                     matrix on the test set and the 16 test images it gets wrong
+                     most confidently (the test-set pass is cached under
+                     --cache-dir, never in the run or the package)
+  add a run directory  a run's path typed in loads it beside the others, in both
+                     model lists (only while the page listens on loopback)
+
+A bad file or folder gets a message on the page, and the page goes on. Scripts
+call its endpoint /predict: an image file, a model's name and the inversion
+setting (auto, always, never) in, {'model', 'inverted', 'top_k': [{'label',
+'probability'}, ...]} (every class) or {'error': message} out, e.g. with
+gradio_client: Client(url).predict(handle_file('shoe.png'), 'fast', 'auto',
+api_name='/predict') (see vgg_gluon/visual/page.py). It listens on 127.0.0.1
+only unless --host says otherwise, offers no share link and sends nothing out
+(Gradio's analytics off, no web fonts). Needs the demo extra: pip install
+'vgg_gluon[demo]'.
 """
 import errno
 import socket

@@ -372,3 +372,20 @@ def test_the_predict_endpoint_returns_predicts_answer_as_json(server, fmnist, tm
     assert abs(sum(t['probability'] for t in answer['top_k']) - 1) < 1e-4
     refused = client.predict(handle_file(str(bad)), 'fast', 'auto', api_name='/predict')
     assert refused == {'error': 'notes.txt: not an image Pillow can read (PNG, JPEG, ...)'}
+
+
+def test_the_screenshot_script_saves_both_pictures(tmp_path):
+    """scripts/screenshot_demo.py (docs/images/): its own server, closed at the end."""
+    from PIL import ImageStat
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), 'scripts', 'screenshot_demo.py')
+    done = subprocess.run([sys.executable, script, '--out', str(tmp_path), '--width', '1000'],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for name in ('inside_vgg.png', 'inside_vgg_run.png'):
+        path = tmp_path / name
+        assert path.stat().st_size < 400 * 1024, name
+        image = Image.open(path)
+        assert image.width == 1000 and image.height > 600, (name, image.size)
+        assert ImageStat.Stat(image.convert('L')).stddev[0] > 10, name
+    assert 'Closing server' in done.stdout + done.stderr
