@@ -8,11 +8,6 @@ own; ``on_page_markdown`` replaces it:
     <!-- generated: results-runs -->    every recorded run: command, date, CPU, files
     <!-- generated: benchmarks -->      every benchmarks/results/ file and its header lines
 
-A notebook that served the demo page inline keeps Gradio's <iframe> of
-http://127.0.0.1:PORT/ in its outputs; ``on_post_page`` puts the page's
-screenshot and a note in its place, so the static site loads nothing from the
-reader's own machine (``live_page_stand_in``).
-
 The same functions give the README's results table; tests/docs/ check both
 against what the commands print and what results/ holds.
 """
@@ -21,8 +16,6 @@ import importlib
 import json
 import os
 import pathlib
-import posixpath
-import re
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -171,32 +164,6 @@ def benchmarks_markdown(root=ROOT):
     return '\n'.join(lines) + '\n'
 
 
-# ---------------------------------------------------------------- the live page
-
-# Gradio's inline frame of a page served on this machine while the notebook ran
-LIVE_FRAME = re.compile(r'<iframe\b[^>]*\bsrc="https?://(?:127\.0\.0\.1|localhost)(?::\d+)?'
-                        r'(?:/[^"]*)?"[^>]*>\s*</iframe>', re.I)
-LIVE_PICTURE = 'images/inside_vgg.png'   # scripts/screenshot_demo.py takes it
-
-
-def live_page_stand_in(text, page_url, directory_urls=False):
-    """``text`` (a page's HTML at ``page_url``, site-relative) with every live-page iframe
-    replaced by the page's screenshot and a note naming the address it was served on."""
-    base = page_url if page_url.endswith('/') else posixpath.dirname(page_url)
-    picture = posixpath.relpath(LIVE_PICTURE, base or '.')
-    demo = posixpath.relpath('demo.html', base or '.')
-    if directory_urls:
-        demo = demo[:-len('.html')] + '/'
-
-    def stand_in(match):
-        address = re.search(r'src="([^"]+)"', match.group(0)).group(1)
-        return (f'<p><em>While the notebook ran, the live page was here, served by it on '
-                f'{address} (the static site does not serve it): the same page, '
-                f'from <a href="{demo}">Inside VGG</a>.</em></p>'
-                f'<p><img src="{picture}" alt="The Inside VGG page" style="max-width:100%"></p>')
-    return LIVE_FRAME.sub(stand_in, text)
-
-
 # ---------------------------------------------------------------- MkDocs
 
 GENERATED = {
@@ -236,7 +203,3 @@ def on_page_markdown(markdown, page, config, files):
         if marker in markdown:
             markdown = markdown.replace(marker, make())
     return markdown
-
-
-def on_post_page(output, page, config):
-    return live_page_stand_in(output, page.url, config.get('use_directory_urls', True))
