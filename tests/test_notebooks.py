@@ -39,6 +39,20 @@ def test_every_notebook_is_covered():
 
 
 @pytest.mark.parametrize('name', sorted(SMALL))
+def test_a_committed_notebook_run_top_to_bottom_uses_its_defaults(name):
+    """papermill's injected-parameters cell (e.g. full = True, out_dir = ../results/seed000)
+    would run in class and overwrite the committed run: scripts/record_parameters.py
+    makes it a note."""
+    nb = json.loads((NOTEBOOKS / name).read_text())
+    injected = [c for c in nb['cells'] if c['cell_type'] == 'code'
+                and 'injected-parameters' in c['metadata'].get('tags', [])]
+    assert not injected, f'{name}: run python scripts/record_parameters.py notebooks/{name}'
+    parameters = [c for c in nb['cells'] if 'parameters' in c['metadata'].get('tags', [])]
+    assert len(parameters) == 1 and parameters[0]['cell_type'] == 'code'
+    assert "'../runs/" in ''.join(parameters[0]['source'])     # the default never results/
+
+
+@pytest.mark.parametrize('name', sorted(SMALL))
 def test_vgg_gluon_is_imported_before_mxnet(name):
     """libgomp reads OMP_NUM_THREADS once, when mxnet loads: a notebook that imports
     mxnet first trains on MXNet's default of half the cores (1 of 2: half the speed)."""
