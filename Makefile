@@ -14,7 +14,7 @@ train:                 ## seed 000's recipe: VGG-11/4, 96 px, SGD lr 0.05, batch
 # .ci/run does that on all but one Python)
 TEST_SETUP ?= test,horovod,browser
 
-test:                  ## the whole test suite (about 8 minutes on 2 cores, after the set-up)
+test:                  ## the whole test suite: about 8 minutes of tests on 2 cores after the set-up (463.81 s, CI of 2026-12-04: benchmarks/results/2026-12-04_ci_times.txt)
 	scripts/setup.sh $(TEST_SETUP)
 	$(PY) -m pytest -q
 

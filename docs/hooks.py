@@ -124,6 +124,13 @@ def _seconds(s):
     return f'{s:,} s ({s / 60:.0f} min)' if s >= 120 else f'{s} s'
 
 
+def _cpu(record):
+    """The CPU as the run's own files name it (``cpu``, checked against them by
+    tests/training/test_recipes.py), then what they leave out (``cpu_note``)."""
+    note = record.get('cpu_note')
+    return record['cpu'] + (f' ({note})' if note else '')
+
+
 def results_table(root=ROOT, recipes=TABLE_RECIPES):
     """The Markdown table of the recipes' recorded runs: test accuracy at the last
     epoch, wall time, CPU and date, each from results/<recipe>/measured.json."""
@@ -133,7 +140,7 @@ def results_table(root=ROOT, recipes=TABLE_RECIPES):
     for name in recipes:
         r = records[name]
         lines.append(f"| `{name}` | {RECIPE_LINES.get(name, '')} | {_accuracy(r)} | "
-                     f"{_wall(r)} | {r['cpu']} | {r['date']} |")
+                     f"{_wall(r)} | {_cpu(r)} | {r['date']} |")
     return '\n'.join(lines) + '\n'
 
 
@@ -143,7 +150,7 @@ def runs_markdown(root=ROOT):
     for name, r in measured(root).items():
         parts.append(f'### `{name}`\n')
         parts.append(f"- command: `{r['command']}`")
-        parts.append(f"- date: {r['date']}; CPU: {r['cpu']}; epochs: {r['epochs']}")
+        parts.append(f"- date: {r['date']}; CPU: {_cpu(r)}; epochs: {r['epochs']}")
         for run in r['runs']:
             parts.append(f"- seed {run['seed']}: started {run['started']}, ended {run['ended']}, "
                          f"{_seconds(run['wall_seconds'])}; test accuracy by epoch "

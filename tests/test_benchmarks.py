@@ -1,7 +1,8 @@
 """The benchmark scripts run end to end (tiny settings, real data) and refuse bad input.
 
-Speed itself is never asserted: these machines are noisy. The figures in the
-README come from the full commands it names.
+Speed itself is never asserted: these machines are noisy. The figures on the
+docs site's Performance page (docs/performance.md) come from the full commands it
+names, their outputs in benchmarks/results/.
 """
 import json
 import os
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.slow   # every test runs a benchmark script in a new pr
 
 
 def run(script, *args):
-    """python -m benchmarks.NAME from the repository root, as the README says."""
+    """python -m benchmarks.NAME from the repository root, as docs/performance.md says."""
     env = dict(os.environ)
     env.pop('OMP_NUM_THREADS', None)  # as a user's shell would have it
     module = 'benchmarks.' + script[:-len('.py')]

@@ -32,7 +32,7 @@ benchmarks.memory_check`` compares the totals with what whole training runs
 add on the CPU. Not counted: the process itself (Python, MXNet's library,
 the data set), there before training starts. On a GPU the same arrays are
 allocated, but cuDNN's workspaces and the pooled allocator's rounding come on
-top (README).
+top (the docs site's Memory page, docs/memory.md, "On a GPU").
 """
 import math
 import os

@@ -5,7 +5,7 @@
 A recipe is a set of Config fields; ``settings`` names only what the source
 fixes, everything else keeps Config's default. ``log`` is the epoch log the
 source itself printed (None when it shows none), quoted so that notebooks
-and the README can set a run beside it.
+and the docs site's chapter page (docs/chapter.md) can set a run beside it.
 
 What a committed run of a recipe gave here is not in this module: it is in
 ``results/<name>/measured.json`` of the project's checkout, beside the log
