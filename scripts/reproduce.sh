@@ -1,26 +1,45 @@
 #!/usr/bin/env bash
-# The chapter, reproduced: execute the notebooks in place with papermill, the training one
-# with seed 000's full recipe on all of Fashion-MNIST (over an hour on 2 CPU cores, about
-# five minutes on a GPU). Writes the executed notebooks, results/blocks and $OUT.
-#   scripts/reproduce.sh                    # python from .venv (make reproduce sets it up)
-#   PY=/path/to/python OUT=results/rerun scripts/reproduce.sh
+# The chapter, reproduced: set up, then execute the notebooks in place with papermill
+# (01, 04, then 02 with seed 000's full recipe on all of Fashion-MNIST: over an hour on 2
+# CPU cores, about five minutes on a GPU). Everything they write goes under $OUT: the
+# training run itself, OUT/blocks (01) and OUT/exercises (04).
+#   scripts/reproduce.sh                      # OUT=results/seed000-<UTC date>, python from .venv
+#   OUT=results/rerun scripts/reproduce.sh    # a directory of your own; it must be new or empty
+#   OUT=results/seed000 FORCE=1 scripts/reproduce.sh   # overwrite the committed run
+#   PY=/path/to/python KERNEL=vgg-gluon-3.12 PYTHON=/usr/bin/python3.12 scripts/reproduce.sh
+# make reproduce sets PY, KERNEL and PYTHON from the Makefile's PYTHON.
+# SETUP: the set-up script to run (default scripts/setup.sh), given the argument "test".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-py=${PY:-.venv/bin/python}
-out=${OUT:-results/seed000}
-if [ -e "$out" ] && [ -n "$(ls -A "$out")" ]; then
-  echo "reproduce: OUT: $out already exists and is not empty; set OUT to a new directory (nothing was overwritten)" >&2
+out=${OUT:-results/seed000-$(date -u +%F)}
+
+# First of all, before any set-up (pip, apt, a new .venv): an hour-long run must not
+# overwrite a finished one by accident.
+if [ -e "$out" ] && [ ! -d "$out" ]; then
+  echo "reproduce: OUT=$out exists and is not a directory; nothing was set up or changed" >&2
   exit 2
 fi
+if [ -d "$out" ] && [ -n "$(ls -A "$out")" ] && [ "${FORCE:-}" != 1 ]; then
+  echo "reproduce: OUT=$out exists and is not empty; give a new OUT=DIR, or FORCE=1 to overwrite it (nothing was set up or changed)" >&2
+  exit 2
+fi
+
+# the test extras hold papermill; Horovod is not needed to run the notebooks
+"${SETUP:-scripts/setup.sh}" test
+py=${PY:-.venv/bin/python}
+kernel=${KERNEL:-vgg-gluon}   # the Jupyter kernel setup.sh registers for that environment
 mkdir -p "$out"
-# -k python3: the kernel of the Python that runs papermill (ipykernel's native kernel)
-"$py" -m papermill -k python3 notebooks/01_blocks.ipynb notebooks/01_blocks.ipynb
+# the notebooks run from notebooks/ (as in Jupyter): their out_dir is relative to it
+case $out in /*) nb_out=$out ;; *) nb_out=../$out ;; esac
+papermill() { "$py" -m papermill --cwd notebooks -k "$kernel" "$@" -p full True; }
+
+papermill notebooks/01_blocks.ipynb notebooks/01_blocks.ipynb -p out_dir "$nb_out/blocks"
 # the chapter's exercises, answered by measurement (about 10 minutes on 2 cores)
-"$py" -m papermill -k python3 notebooks/04_exercises.ipynb notebooks/04_exercises.ipynb
+papermill notebooks/04_exercises.ipynb notebooks/04_exercises.ipynb -p out_dir "$nb_out/exercises"
 start=$(date -u +%s)
 echo "started  $(date -u '+%Y-%m-%d %H:%M:%S UTC')" > "$out/wall_time.txt"
-"$py" -m papermill -k python3 --log-output notebooks/02_training.ipynb notebooks/02_training.ipynb \
-  -p out_dir "$out" 2>&1 | tee "$out/papermill.log"
+papermill --log-output notebooks/02_training.ipynb notebooks/02_training.ipynb \
+  -p out_dir "$nb_out" 2>&1 | tee "$out/papermill.log"
 end=$(date -u +%s)
 { echo "finished $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
   echo "wall time $((end - start)) s (notebook execution, data loading and figures included)"
