@@ -1,29 +1,52 @@
 #!/usr/bin/env bash
-# The chapter, reproduced: execute the notebooks in place with papermill, the training one
-# with seed 000's full recipe on all of Fashion-MNIST (over an hour on 2 CPU cores, about
-# five minutes on a GPU). Writes the executed notebooks, results/blocks and $OUT.
-#   scripts/reproduce.sh                    # python from .venv (make reproduce sets it up)
-#   PY=/path/to/python OUT=results/rerun scripts/reproduce.sh
+# The chapter, reproduced: set up, then execute the notebooks in place with papermill
+# (01 and 04 at their defaults, then 02 with full = True: seed 000's recipe on all of
+# Fashion-MNIST, over an hour on 2 CPU cores). Everything they write goes under $OUT: the
+# training run itself, OUT/blocks (01) and OUT/exercises (04).
+#   scripts/reproduce.sh                      # OUT=results/seed000-<UTC date>, python from .venv
+#   OUT=results/rerun scripts/reproduce.sh    # a directory of your own; it must be new or empty
+#   OUT=results/seed000 FORCE=1 scripts/reproduce.sh   # overwrite the committed run
+#   PY=/path/to/python KERNEL=vgg-gluon-3.12 PYTHON=/usr/bin/python3.12 scripts/reproduce.sh
+# make reproduce sets PY, KERNEL and PYTHON from the Makefile's PYTHON.
+# SETUP: the set-up script to run (default scripts/setup.sh), given the argument "test".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-py=${PY:-.venv/bin/python}
-out=${OUT:-results/seed000}
-if [ -e "$out" ] && [ -n "$(ls -A "$out")" ]; then
-  echo "reproduce: OUT: $out already exists and is not empty; set OUT to a new directory (nothing was overwritten)" >&2
+out=${OUT:-results/seed000-$(date -u +%F)}
+
+# First of all, before any set-up (pip, apt, a new .venv): an hour-long run must not
+# overwrite a finished one by accident.
+if [ -e "$out" ] && [ ! -d "$out" ]; then
+  echo "reproduce: OUT=$out exists and is not a directory; nothing was set up or changed" >&2
   exit 2
 fi
+if [ -d "$out" ] && [ -n "$(ls -A "$out")" ] && [ "${FORCE:-}" != 1 ]; then
+  echo "reproduce: OUT=$out exists and is not empty; give a new OUT=DIR, or FORCE=1 to overwrite it (nothing was set up or changed)" >&2
+  exit 2
+fi
+
+# the test extras hold papermill; Horovod is not needed to run the notebooks
+"${SETUP:-scripts/setup.sh}" test
+py=${PY:-.venv/bin/python}
+kernel=${KERNEL:-vgg-gluon}   # the Jupyter kernel setup.sh registers for that environment
 mkdir -p "$out"
-# -k python3: the kernel of the Python that runs papermill (ipykernel's native kernel)
-"$py" -m papermill -k python3 notebooks/01_blocks.ipynb notebooks/01_blocks.ipynb
-# the chapter's exercises, answered by measurement (about 10 minutes on 2 cores)
-"$py" -m papermill -k python3 notebooks/04_exercises.ipynb notebooks/04_exercises.ipynb
+# the notebooks run from notebooks/ (as in Jupyter): their out_dir is relative to it
+case $out in /*) nb_out=$out ;; *) nb_out=../$out ;; esac
+papermill() { "$py" -m papermill --cwd notebooks -k "$kernel" "$@"; }
+
+papermill notebooks/01_blocks.ipynb notebooks/01_blocks.ipynb -p out_dir "$nb_out/blocks"
+# the chapter's exercises, answered by measurement (benchmarks/results/2026-12-04_notebook_times.txt)
+papermill notebooks/04_exercises.ipynb notebooks/04_exercises.ipynb -p out_dir "$nb_out/exercises"
 start=$(date -u +%s)
 echo "started  $(date -u '+%Y-%m-%d %H:%M:%S UTC')" > "$out/wall_time.txt"
-"$py" -m papermill -k python3 --log-output notebooks/02_training.ipynb notebooks/02_training.ipynb \
-  -p out_dir "$out" 2>&1 | tee "$out/papermill.log"
+papermill --log-output notebooks/02_training.ipynb notebooks/02_training.ipynb \
+  -p out_dir "$nb_out" -p full True 2>&1 | tee "$out/papermill.log"
+# papermill's injected-parameters cells become notes: run in class, they would redo this run
+"$py" scripts/record_parameters.py notebooks/01_blocks.ipynb notebooks/04_exercises.ipynb \
+  notebooks/02_training.ipynb
 end=$(date -u +%s)
 { echo "finished $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
   echo "wall time $((end - start)) s (notebook execution, data loading and figures included)"
-  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+  cpu() { grep -m1 "^$1" /proc/cpuinfo | cut -d: -f2 | xargs; }
+  echo "machine: $(nproc) cores, $(cpu 'model name') (cpu family $(cpu 'cpu family'), model $(cpu 'model\s*:'))"
 } >> "$out/wall_time.txt"
 cat "$out/wall_time.txt"

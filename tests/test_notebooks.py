@@ -13,6 +13,9 @@ import pytest
 
 NOTEBOOKS = pathlib.Path(__file__).resolve().parent.parent / 'notebooks'
 
+# 04's small parameters, which its student edition (scripts/student_edition.py) runs with too
+EXERCISES = dict(time_batch=4, time_steps=1, train_samples=64, test_samples=32, num_epochs=1)
+
 # notebook -> (small parameters, files it must write to out_dir)
 SMALL = {
     '01_blocks.ipynb': (dict(resize=64), ['layer_costs.png']),
@@ -20,9 +23,9 @@ SMALL = {
                           ['learning_curve.png', 'predictions.png', 'log.txt',
                            'metrics.json', 'model.params', 'command.txt']),
     '03_family.ipynb': (dict(), ['03_receptive_field.png']),  # shape inference only: cheap
-    '04_exercises.ipynb': (dict(time_batch=4, time_steps=1, train_samples=64, test_samples=32,
-                                num_epochs=1),
-                           ['exercise2_vgg_vs_alexnet.png', 'exercise3_96_vs_224.png']),
+    '04_exercises.ipynb': (EXERCISES, ['exercise2_vgg_vs_alexnet.png', 'exercise3_96_vs_224.png']),
+    # without the answers: exercise 3's figure is drawn in its answer cell
+    '04_exercises_student.ipynb': (EXERCISES, ['exercise2_vgg_vs_alexnet.png']),
     '05_recipes.ipynb': (dict(train_samples=256, test_samples=128, num_epochs=1),
                          ['recipes_curves.png', 'ablation.json']),
     '06_inside_vgg.ipynb': (dict(serve=False),     # the static figures; no page server
