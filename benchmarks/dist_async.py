@@ -60,7 +60,8 @@ def main():
     p.add_argument('--lock', help='flock this file around every run')
     args = p.parse_args()
     seeds = [int(s) for s in args.seeds.split(',')]
-    lines = [f"date (UTC): {time.strftime('%Y-%m-%d %H:%M', time.gmtime())}",
+    lines = [f"# python -m benchmarks.dist_async {' '.join(sys.argv[1:])}",
+             f"date (UTC): {time.strftime('%Y-%m-%d %H:%M', time.gmtime())}",
              f"CPU: {cpu()}", f"python: {sys.executable}", "commands (SEED, DIR per run):"]
     for name, argv in commands('SEED', 'DIR'):
         lines.append(f"  {name}: {' '.join(argv)}")
