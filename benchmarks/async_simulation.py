@@ -1,6 +1,7 @@
-"""dist_async's algorithm in one process: two workers' gradients, one server's Adam.
+"""dist_async's algorithm in one process: two workers' gradients, one server's optimizer.
 
     python -m benchmarks.async_simulation [--mode async|fresh|sync] [--seed 5] [--lr 0.001]
+                                          [--optimizer adam]
 
 The run of benchmarks/dist_async.py (default network, 32 px, 6,000 / 2,000
 images, batch 128, 2 epochs) without a parameter server, to tell the
@@ -33,11 +34,12 @@ def main():
     p.add_argument('--mode', choices=('async', 'fresh', 'sync'), default='async')
     p.add_argument('--seed', type=int, default=5)
     p.add_argument('--lr', type=float, default=0.001)
+    p.add_argument('--optimizer', choices=('adam', 'sgd'), default='adam')
     p.add_argument('--epochs', type=int, default=2)
     p.add_argument('--every', type=int, default=0)
     args = p.parse_args()
     config = Config(resize=32, epochs=args.epochs, train_samples=6000, test_samples=2000,
-                    optimizer='adam', lr=args.lr, seed=args.seed, quiet=True)
+                    optimizer=args.optimizer, lr=args.lr, seed=args.seed, quiet=True)
     ctx = [mx.cpu()]
     seed_everything(config.seed)
     net, trainer = build_model(config, ctx)
@@ -74,8 +76,8 @@ def main():
                     pulled[r] = [w.copy() for w in server]
         if args.mode == 'async':
             put(server)
-        print(f"{args.mode} seed {args.seed} lr {args.lr:g} epoch {epoch + 1}: test acc "
-              f"{evaluate_accuracy(test_iter, net, ctx):.4f}", flush=True)
+        print(f"{args.mode} {args.optimizer} seed {args.seed} lr {args.lr:g} epoch {epoch + 1}: "
+              f"test acc {evaluate_accuracy(test_iter, net, ctx):.4f}", flush=True)
 
 
 if __name__ == '__main__':
