@@ -205,7 +205,7 @@ def test_dist_async_learns_like_one_process_on_the_default_network(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stderr.count('note: with dist_async') == 1
     expected, got = metrics(single)[-1]['test_acc'], metrics(out)[-1]['test_acc']
-    assert expected > 0.5                 # one process learns (chance: 0.1)
+    assert expected > 0.4                 # one process learns (chance: 0.1)
     assert got > expected - 0.05, (got, expected)
 
 
