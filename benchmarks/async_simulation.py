@@ -1,7 +1,7 @@
 """dist_async's algorithm in one process: two workers' gradients, one server's optimizer.
 
     python -m benchmarks.async_simulation [--mode async|fresh|sync] [--seed 5] [--lr 0.001]
-                                          [--optimizer adam]
+                                          [--optimizer adam] [--dropout 0.5]
 
 The run of benchmarks/dist_async.py (default network, 32 px, 6,000 / 2,000
 images, batch 128, 2 epochs) without a parameter server, to tell the
@@ -35,11 +35,12 @@ def main():
     p.add_argument('--seed', type=int, default=5)
     p.add_argument('--lr', type=float, default=0.001)
     p.add_argument('--optimizer', choices=('adam', 'sgd'), default='adam')
+    p.add_argument('--dropout', type=float, default=0.5)
     p.add_argument('--epochs', type=int, default=2)
     p.add_argument('--every', type=int, default=0)
     args = p.parse_args()
     config = Config(resize=32, epochs=args.epochs, train_samples=6000, test_samples=2000,
-                    optimizer=args.optimizer, lr=args.lr, seed=args.seed, quiet=True)
+                    optimizer=args.optimizer, lr=args.lr, dropout=args.dropout, seed=args.seed, quiet=True)
     ctx = [mx.cpu()]
     seed_everything(config.seed)
     net, trainer = build_model(config, ctx)
