@@ -43,6 +43,14 @@ _PYTHON = re.compile(r'python(3(\.\d+)?)?$')
 # launcher options that take a value (to find where COMMAND starts without --)
 _VALUED = {'-n', '--num-workers', '-s', '--num-servers', '--hostfile', '--port', '--grace',
            '--timeout', '--stall-timeout', '--ssh-config'}
+# Printed once when COMMAND asks for dist_async (see async_note).
+ASYNC_NOTE = ("note: with dist_async each worker's push is one optimizer step of its own on "
+              "the server (MXNet's src/kvstore/kvstore_dist_server.h, "
+              "KVStoreDistServer::DataHandleDefault, its async branch), taken with a gradient "
+              "computed before the other workers' latest steps; with 2 workers Adam at lr 0.001 "
+              "leaves the default network at 0.10-0.26 test accuracy after 2 epochs where one "
+              "process and dist_sync reach 0.65-0.71 (benchmarks/results/"
+              "2026-12-04_dist_async.txt): prefer dist_sync")
 
 
 def _positive(text):
@@ -120,6 +128,15 @@ def this_python(command):
     return command
 
 
+def async_note(command):
+    """ASYNC_NOTE when ``command`` trains with --kvstore dist_async, else None."""
+    for i, word in enumerate(command):
+        if word == '--kvstore=dist_async' or (word == '--kvstore' and
+                                              command[i + 1:i + 2] == ['dist_async']):
+            return ASYNC_NOTE
+    return None
+
+
 def parse_args(argv):
     """argv -> (options, command); the command follows ``--`` or the options."""
     argv = list(argv)
@@ -143,6 +160,9 @@ def main(argv=None):
     if args.ssh_config and not os.path.isfile(args.ssh_config):
         return fail(prog('launch'), LaunchError(f"{args.ssh_config} is not a file", flag='ssh_config'))
     nodes = plan(args.num_workers, args.num_servers, port, hosts)
+    note = async_note(command) if args.num_workers > 1 else None
+    if note:
+        print(f"{prog('launch')}: {note}", file=sys.stderr, flush=True)
     job = Job(args.grace, args.stall_timeout)
 
     def on_signal(signum, frame):

@@ -164,6 +164,20 @@ def test_remote_bootstrap_hangs_up_the_command_when_its_stdin_ends(tmp_path):
     assert proc.returncode == -signal.SIGHUP
 
 
+@pytest.mark.parametrize('command, noted', [
+    (['train', '--kvstore', 'dist_async'], True),
+    (['python', '-m', 'vgg_gluon.train', '--kvstore=dist_async'], True),
+    (['train', '--kvstore', 'dist_sync'], False),
+    (['train', '--kvstore'], False),
+])
+def test_launch_notes_what_dist_async_does(command, noted):
+    _, command = launch.parse_args(['-n', '2', '-s', '1', '--'] + command)
+    note = launch.async_note(command)
+    assert (note is not None) == noted
+    if noted:   # one line naming where MXNet does it
+        assert '\n' not in note and 'KVStoreDistServer::DataHandleDefault' in note
+
+
 def test_launch_help_explains_how_a_job_ends(capsys):
     with pytest.raises(SystemExit) as exit_info:
         launch.main(['--help'])
