@@ -23,8 +23,10 @@ MAX_RESIZE = 448
 # The manifest keeps every epoch's metrics (about 0.3 kB each) and is read back
 # only up to 16 MiB (checkpoint.reader.MANIFEST_LIMIT): 10,000 epochs stay far inside.
 MAX_EPOCHS = 10000
-# A batch larger than the training split (60,000 images) is the split itself.
-MAX_BATCH = 60000
+# Fashion-MNIST's splits (data.fashion_mnist reads files of these sizes);
+# a batch larger than the training split is the split itself.
+TRAIN_IMAGES, TEST_IMAGES = 60000, 10000
+MAX_BATCH = TRAIN_IMAGES
 # MXNet hands every rate to its operators as a float32 parsed from text and refuses
 # one it cannot represent (above 3.4e38, or below 1.2e-38 where float32 loses
 # precision); these bounds leave room for the schedules' and label smoothing's
@@ -87,19 +89,22 @@ class Config:
         for flag, value, most in (('epochs', self.epochs, MAX_EPOCHS),
                                   ('batch_size', self.batch_size, MAX_BATCH)):
             if not _is_int(value) or not 1 <= value <= most:
-                raise ConfigError(f"must be an integer from 1 to {most}, got {value!r:.40}",
-                                  flag=flag)
+                raise ConfigError(f"must be a positive integer, at most {most}, "
+                                  f"got {value!r:.40}", flag=flag)
         if not (_is_number(self.lr) and RATE_MIN <= self.lr <= RATE_MAX):
-            raise ConfigError(f"must be a number from {RATE_MIN:g} to {RATE_MAX:g} (MXNet's "
-                              f"float32), got {self.lr!r:.40}", flag='lr')
+            raise ConfigError(f"must be a positive number from {RATE_MIN:g} to {RATE_MAX:g} "
+                              f"(MXNet's float32), got {self.lr!r:.40}", flag='lr')
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}",
                               flag='optimizer')
         self._check_toolkit()
-        for flag, value in (('train_samples', self.train_samples),
-                            ('test_samples', self.test_samples)):
+        for flag, value, most in (('train_samples', self.train_samples, TRAIN_IMAGES),
+                                  ('test_samples', self.test_samples, TEST_IMAGES)):
             if value is not None and (not _is_int(value) or value < 1):
-                raise ConfigError(f"must be a positive integer, got {value!r}", flag=flag)
+                raise ConfigError(f"must be a positive integer, got {value!r:.40}", flag=flag)
+            if value is not None and value > most:
+                raise ConfigError(f"must be from 1 to {most} (the split's size), got {value}",
+                                  flag=flag)
         from .runtime.devices import parse_gpus
         parse_gpus(self.gpus)
         if self.scale_jitter is not None:
@@ -110,8 +115,8 @@ class Config:
                 raise ConfigError(f"scale jittering makes its own crops: with --scale-jitter "
                                   f"use flip and/or erase, not {' or '.join(crops)}", flag='augment')
         if not _is_fraction(self.dropout):
-            raise ConfigError(f"must be 0 or a number from {RATE_MIN:g} to less than 1, "
-                              f"got {self.dropout!r:.40}", flag='dropout')
+            raise ConfigError(f"must be a number in [0, 1), 0 or at least {RATE_MIN:g} "
+                              f"(MXNet's float32), got {self.dropout!r:.40}", flag='dropout')
         if self.kvstore not in KVSTORES:
             raise ConfigError(f"must be one of {', '.join(KVSTORES)}, got {self.kvstore!r}",
                               flag='kvstore')
@@ -143,17 +148,18 @@ class Config:
         """Momentum, weight decay, the schedule, label smoothing, augmentation."""
         from .data.augment import parse_augment
         if not _is_fraction(self.momentum):
-            raise ConfigError(f"must be 0 or a number from {RATE_MIN:g} to less than 1, "
-                              f"got {self.momentum!r:.40}", flag='momentum')
+            raise ConfigError(f"must be a number in [0, 1), 0 or at least {RATE_MIN:g} "
+                              f"(MXNet's float32), got {self.momentum!r:.40}", flag='momentum')
         if self.momentum and self.optimizer == 'adam':
             raise ConfigError("applies to sgd and nag (Adam has its own moments); drop "
                               "--momentum or choose --optimizer sgd|nag", flag='momentum')
         if not (_is_number(self.wd) and (self.wd == 0 or RATE_MIN <= self.wd <= RATE_MAX)):
-            raise ConfigError(f"must be 0 or a number from {RATE_MIN:g} to {RATE_MAX:g} "
-                              f"(MXNet's float32), got {self.wd!r:.40}", flag='wd')
+            raise ConfigError(f"must be a finite number >= 0: 0 or {RATE_MIN:g} to "
+                              f"{RATE_MAX:g} (MXNet's float32), got {self.wd!r:.40}", flag='wd')
         if not _is_fraction(self.label_smoothing):
-            raise ConfigError(f"must be 0 or a number from {RATE_MIN:g} to less than 1, "
-                              f"got {self.label_smoothing!r:.40}", flag='label_smoothing')
+            raise ConfigError(f"must be a number in [0, 1), 0 or at least {RATE_MIN:g} "
+                              f"(MXNet's float32), got {self.label_smoothing!r:.40}",
+                              flag='label_smoothing')
         check_schedule(self)
         parse_augment(self.augment)
         if self.tta not in TTAS:
@@ -228,5 +234,5 @@ def check_schedule(config):
                           flag='lr_steps')
     factor = config.lr_factor
     if not (_is_number(factor) and RATE_MIN <= factor <= 1):
-        raise ConfigError(f"must be a number from {RATE_MIN:g} to 1, got {factor!r:.40}",
-                          flag='lr_factor')
+        raise ConfigError(f"must be a number in (0, 1], at least {RATE_MIN:g} (MXNet's "
+                          f"float32), got {factor!r:.40}", flag='lr_factor')
