@@ -205,3 +205,26 @@ def test_concurrent_writers_with_real_trainings(tmp_path):
         first.kill()
         first.wait()
     assert json.loads((run / 'checkpoint.json').read_text())['epoch'] == 3
+
+
+@pytest.mark.slow
+def test_two_trainings_started_0_3_s_apart_into_one_new_directory(tmp_path):
+    """Neither has created D when the second starts: one trains, the other is
+    refused in one line, and D holds the first's complete run only."""
+    run = tmp_path / 'D'
+    args = _train('--epochs', '1', '--train-samples', '512', '--out', str(run))
+    first = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    second = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        results = [(p.wait(timeout=600), p.stderr.read()) for p in (first, second)]
+    finally:
+        for p in (first, second):
+            p.kill()
+            p.wait()
+    assert sorted(status for status, _ in results) == [0, 2], results
+    refused = next(err for status, err in results if status == 2)
+    assert refused.count('\n') == 1 and 'Traceback' not in refused, refused
+    assert '--out' in refused, refused
+    assert reader.read_checkpoint(str(run))['epoch'] == 1
+    assert len((run / 'metrics.jsonl').read_text().splitlines()) == 1
