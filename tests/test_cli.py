@@ -74,6 +74,17 @@ BAD = [
     (['--epochs', '0'], '--epochs: must be a positive integer'),
     (['--batch-size', '0'], '--batch-size: must be a positive integer'),
     (['--batch-size', '-3'], '--batch-size: must be a positive integer'),
+    # values MXNet's float32 operators refuse, and counts the run directory cannot hold
+    (['--epochs', '10001'], '--epochs: must be a positive integer, at most 10000'),
+    (['--batch-size', '60001'], '--batch-size: must be a positive integer, at most 60000'),
+    (['--lr', '1e-50'], "--lr: must be a positive number from 1e-30 to 1e+30 (MXNet's float32)"),
+    (['--lr', '1e39'], "--lr: must be a positive number from 1e-30 to 1e+30 (MXNet's float32)"),
+    (['--wd', '1e39'], "--wd: must be a finite number >= 0: 0 or 1e-30 to 1e+30"),
+    (['--momentum', '1e-50'], '--momentum: must be a number in [0, 1), 0 or at least 1e-30'),
+    (['--dropout', '1e-50'], '--dropout: must be a number in [0, 1), 0 or at least 1e-30'),
+    (['--label-smoothing', '1e-50'], '--label-smoothing: must be a number in [0, 1), 0 or at'),
+    (['--lr-schedule', 'step', '--lr-steps', '2', '--lr-factor', '1e-50'],
+     '--lr-factor: must be a number in (0, 1], at least 1e-30'),
     (['--arch', 'vgg99'], "--arch: unknown architecture 'vgg99': choose one of vgg11"),
     (['--optimizer', 'rmsprop'], "argument --optimizer: invalid choice: 'rmsprop'"),
     (['--gpus', '3'], '--gpus: asked for GPU 3'),
@@ -172,3 +183,14 @@ def test_every_command_prints_help_and_exits_0(command):
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith('usage: python -m vgg_gluon.' + command) and not proc.stderr
+
+
+def test_help_states_every_maximum_it_enforces(capsys):
+    """--help says the bounds validate() enforces, so a refusal is never a surprise."""
+    with pytest.raises(SystemExit):
+        main(['--help'])
+    text = ' '.join(capsys.readouterr().out.split())
+    for stated in ('input side in pixels, at most 448', 'passes over the training images, at most '
+                   '10000', 'at most 60000', 'learning rate, 1e-30 to 1e+30',
+                   'weight decay (L2), 0 or 1e-30 to 1e+30', 'the factor at each step, 1e-30 to 1'):
+        assert stated in text, stated

@@ -20,6 +20,18 @@ TTAS = ('none', 'flip')
 # The largest input side: twice the paper's 224 (its multi-scale tests go to 384);
 # beyond it one image's activations alone outgrow any device's memory.
 MAX_RESIZE = 448
+# The manifest keeps every epoch's metrics (about 0.3 kB each) and is read back
+# only up to 16 MiB (checkpoint.reader.MANIFEST_LIMIT): 10,000 epochs stay far inside.
+MAX_EPOCHS = 10000
+# Fashion-MNIST's splits (data.fashion_mnist reads files of these sizes);
+# a batch larger than the training split is the split itself.
+TRAIN_IMAGES, TEST_IMAGES = 60000, 10000
+MAX_BATCH = TRAIN_IMAGES
+# MXNet hands every rate to its operators as a float32 parsed from text and refuses
+# one it cannot represent (above 3.4e38, or below 1.2e-38 where float32 loses
+# precision); these bounds leave room for the schedules' and label smoothing's
+# divisions (lr / 25, smoothing / 10) and keep a typo like 1e-50 out of a step.
+RATE_MIN, RATE_MAX = 1e-30, 1e30
 _BOOLEANS = ('scale_dense', 'wd_all', 'quiet', 'hybridize', 'horovod', 'amp')
 _NUMBERS = ('lr', 'momentum', 'wd', 'lr_factor', 'label_smoothing', 'dropout')
 _STRINGS = ('arch', 'optimizer', 'lr_schedule', 'augment', 'tta', 'gpus', 'kvstore')
@@ -74,19 +86,25 @@ class Config:
             raise ConfigError(f"must be an integer from {smallest} ({len(conv_arch)} poolings "
                               f"halve it) to {MAX_RESIZE}, got {self.resize!r:.40}",
                               flag='resize')
-        for flag, value in (('epochs', self.epochs), ('batch_size', self.batch_size)):
-            if not _is_int(value) or value < 1:
-                raise ConfigError(f"must be a positive integer, got {value!r}", flag=flag)
-        if not self.lr > 0 or self.lr == float('inf'):
-            raise ConfigError(f"must be a positive number, got {self.lr!r}", flag='lr')
+        for flag, value, most in (('epochs', self.epochs, MAX_EPOCHS),
+                                  ('batch_size', self.batch_size, MAX_BATCH)):
+            if not _is_int(value) or not 1 <= value <= most:
+                raise ConfigError(f"must be a positive integer, at most {most}, "
+                                  f"got {value!r:.40}", flag=flag)
+        if not (_is_number(self.lr) and RATE_MIN <= self.lr <= RATE_MAX):
+            raise ConfigError(f"must be a positive number from {RATE_MIN:g} to {RATE_MAX:g} "
+                              f"(MXNet's float32), got {self.lr!r:.40}", flag='lr')
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}",
                               flag='optimizer')
         self._check_toolkit()
-        for flag, value in (('train_samples', self.train_samples),
-                            ('test_samples', self.test_samples)):
+        for flag, value, most in (('train_samples', self.train_samples, TRAIN_IMAGES),
+                                  ('test_samples', self.test_samples, TEST_IMAGES)):
             if value is not None and (not _is_int(value) or value < 1):
-                raise ConfigError(f"must be a positive integer, got {value!r}", flag=flag)
+                raise ConfigError(f"must be a positive integer, got {value!r:.40}", flag=flag)
+            if value is not None and value > most:
+                raise ConfigError(f"must be from 1 to {most} (the split's size), got {value}",
+                                  flag=flag)
         from .runtime.devices import parse_gpus
         parse_gpus(self.gpus)
         if self.scale_jitter is not None:
@@ -96,8 +114,9 @@ class Config:
             if crops:
                 raise ConfigError(f"scale jittering makes its own crops: with --scale-jitter "
                                   f"use flip and/or erase, not {' or '.join(crops)}", flag='augment')
-        if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
-            raise ConfigError(f"must be a number in [0, 1), got {self.dropout!r}", flag='dropout')
+        if not _is_fraction(self.dropout):
+            raise ConfigError(f"must be a number in [0, 1), 0 or at least {RATE_MIN:g} "
+                              f"(MXNet's float32), got {self.dropout!r:.40}", flag='dropout')
         if self.kvstore not in KVSTORES:
             raise ConfigError(f"must be one of {', '.join(KVSTORES)}, got {self.kvstore!r}",
                               flag='kvstore')
@@ -123,22 +142,23 @@ class Config:
             value = getattr(self, flag)
             if not (isinstance(value, str) or (value is None and flag in _OPTIONAL_STRINGS)):
                 raise ConfigError(f"must be a string, got {value!r:.40}", flag=flag)
-        if not isinstance(self.extra, dict):
-            raise ConfigError(f"must be a JSON object, got {self.extra!r:.40}", flag='extra')
+        check_extra(self.extra)
 
     def _check_toolkit(self):
         """Momentum, weight decay, the schedule, label smoothing, augmentation."""
         from .data.augment import parse_augment
-        if not (_is_number(self.momentum) and 0 <= self.momentum < 1):
-            raise ConfigError(f"must be a number in [0, 1), got {self.momentum!r}",
-                              flag='momentum')
+        if not _is_fraction(self.momentum):
+            raise ConfigError(f"must be a number in [0, 1), 0 or at least {RATE_MIN:g} "
+                              f"(MXNet's float32), got {self.momentum!r:.40}", flag='momentum')
         if self.momentum and self.optimizer == 'adam':
             raise ConfigError("applies to sgd and nag (Adam has its own moments); drop "
                               "--momentum or choose --optimizer sgd|nag", flag='momentum')
-        if not (_is_number(self.wd) and 0 <= self.wd < float('inf')):
-            raise ConfigError(f"must be a finite number >= 0, got {self.wd!r}", flag='wd')
-        if not (_is_number(self.label_smoothing) and 0 <= self.label_smoothing < 1):
-            raise ConfigError(f"must be a number in [0, 1), got {self.label_smoothing!r}",
+        if not (_is_number(self.wd) and (self.wd == 0 or RATE_MIN <= self.wd <= RATE_MAX)):
+            raise ConfigError(f"must be a finite number >= 0: 0 or {RATE_MIN:g} to "
+                              f"{RATE_MAX:g} (MXNet's float32), got {self.wd!r:.40}", flag='wd')
+        if not _is_fraction(self.label_smoothing):
+            raise ConfigError(f"must be a number in [0, 1), 0 or at least {RATE_MIN:g} "
+                              f"(MXNet's float32), got {self.label_smoothing!r:.40}",
                               flag='label_smoothing')
         check_schedule(self)
         parse_augment(self.augment)
@@ -156,6 +176,30 @@ def _is_int(value):
 def _is_number(value):
     """A finite or infinite int or float, not a bool (NaN fails every comparison)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_fraction(value):
+    """0, or a number in [RATE_MIN, 1) (momentum, dropout, label smoothing)."""
+    return _is_number(value) and (value == 0 or RATE_MIN <= value < 1)
+
+
+def check_extra(extra):
+    """ConfigError unless ``extra`` is what train writes there: {} or
+    {'recipe': NAME, 'overrides': [setting, ...]} (config.json edited by hand)."""
+    if not isinstance(extra, dict):
+        raise ConfigError(f"must be a JSON object, got {extra!r:.40}", flag='extra')
+    unknown = sorted(set(extra) - {'recipe', 'overrides'})
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(map(repr, unknown))} (recipe and "
+                          f"overrides are known)", flag='extra')
+    if 'recipe' in extra and not isinstance(extra['recipe'], str):
+        raise ConfigError(f"recipe must be a string, got {extra['recipe']!r:.40}", flag='extra')
+    overrides = extra.get('overrides', [])
+    fields = {f.name for f in dataclasses.fields(Config)}
+    if not (isinstance(overrides, list) and all(isinstance(o, str) and o in fields
+                                                for o in overrides)):
+        raise ConfigError(f"overrides must be a list of setting names, got {overrides!r:.40}",
+                          flag='extra')
 
 
 def check_scale_jitter(value, resize):
@@ -189,5 +233,6 @@ def check_schedule(config):
         raise ConfigError(f"only with --lr-schedule step (not {config.lr_schedule})",
                           flag='lr_steps')
     factor = config.lr_factor
-    if not (isinstance(factor, (int, float)) and 0 < factor <= 1):
-        raise ConfigError(f"must be a number in (0, 1], got {factor!r}", flag='lr_factor')
+    if not (_is_number(factor) and RATE_MIN <= factor <= 1):
+        raise ConfigError(f"must be a number in (0, 1], at least {RATE_MIN:g} (MXNet's "
+                          f"float32), got {factor!r:.40}", flag='lr_factor')

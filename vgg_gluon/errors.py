@@ -9,6 +9,8 @@
   spells a command-line option: the command line turns ``'batch_size'`` into
   ``--batch-size`` (and ``'run_dir'`` into ``RUN_DIR``). Exit status 2.
 - ``TrainingDiverged``: the loss became NaN or infinite. Exit status 1.
+- ``MXNetFailed``: MXNet raised an error while a run was set up or trained
+  (an operator refusing a value, a failed allocation). Exit status 1.
 - ``SaveFailed``: the run directory could not be written. Exit status 74.
 - ``Interrupted``: SIGINT or SIGTERM. Exit status 128 + the signal.
 
@@ -78,6 +80,12 @@ class LaunchError(Error):
 class TrainingDiverged(VGGGluonError, RuntimeError):
     """The training loss became NaN or infinite; ``epochs_done`` and
     ``run_dir`` (when known) say what is saved."""
+
+
+class MXNetFailed(VGGGluonError, RuntimeError):
+    """MXNet raised an error while a run was set up or trained; the message is
+    MXNet's one line, and ``epochs_done`` and ``run_dir`` (None if nothing was
+    created yet) say what is saved."""
 
 
 class SaveFailed(VGGGluonError, Exception):

@@ -12,8 +12,8 @@ import os
 import tempfile
 import sys
 
-from .cli.arguments import (add_precision_args, default_out, doc_body, doc_summary, fail, notice,
-                            open_run, positive_int_arg, precision_root, prog, report,
+from .cli.arguments import (add_precision_args, check_source, default_out, doc_body, doc_summary,
+                            fail, notice, open_run, positive_int_arg, precision_root, prog, report,
                             run_dir_parser, source_name)
 from .errors import VGGGluonError
 
@@ -40,12 +40,12 @@ def main(argv=None):
     from .inference.precision import for_inference
     from .runtime.atomic import atomic_write_text
     try:
+        check_source(args)
+        out = args.out or default_out(args, None)
+        _check_writable(out)   # before the network or the test set is read
         (net, config, epoch), ctx = open_run(args)
         test_iter = test_iter_for(config, args.test_samples, args.batch_size, args.data_dir)
-        out = args.out or default_out(args, None)
         os.makedirs(out, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):   # writable? checked before any work
-            pass
     except VGGGluonError as err:
         return report(cmd, err)
     except OSError as err:
@@ -82,6 +82,18 @@ def main(argv=None):
                          f"accuracy above stands; give --out DIR to keep the files")
     print(f"confusion matrix: {figure}; evaluation.json in {out}")
     return 0
+
+
+def _check_writable(out):
+    """OSError unless a file can be created in ``out``, or, while it does not
+    exist yet, in the nearest folder above it that does (where it will be made)."""
+    where = os.path.abspath(out)
+    while not os.path.isdir(where) and os.path.dirname(where) != where:
+        if os.path.lexists(where):   # a file in the way: makedirs will say so
+            os.makedirs(out, exist_ok=True)
+        where = os.path.dirname(where)
+    with tempfile.TemporaryFile(dir=where):   # the real test: mode bits, ro mounts, ACLs
+        pass
 
 
 if __name__ == '__main__':

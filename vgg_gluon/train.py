@@ -16,9 +16,11 @@ import sys
 
 from .cli.arguments import (Parser, arch_help, doc_body, doc_summary, explicit_settings, float_arg, int_arg,
                             int_list_arg, pair_arg, prog, report, spell)
-from .config import KVSTORES, OPTIMIZERS, SCHEDULES, TTAS, Config
+from .config import (KVSTORES, MAX_BATCH, MAX_EPOCHS, OPTIMIZERS, RATE_MAX, RATE_MIN, SCHEDULES,
+                     TTAS, Config)
 from .data.augment import AUGMENTATIONS
-from .errors import ConfigError, Error, Interrupted, SaveFailed, TrainingDiverged, VGGGluonError
+from .errors import (ConfigError, Error, Interrupted, MXNetFailed, SaveFailed, TrainingDiverged,
+                     VGGGluonError)
 from .training.recipes import RECIPES, describe
 
 class _NoDefaults:
@@ -56,7 +58,7 @@ def _model_flags(g, d):
     g.add_argument('--scale-dense', action='store_true', default=d.scale_dense,
                    help='also divide the dense width by --ratio')
     g.add_argument('--dropout', type=float_arg('a number in [0, 1)'), default=d.dropout,
-                   help='dropout rate after the dense layers (0: off)')
+                   help='dropout rate after the dense layers: 0 (off) or 1e-30 to below 1')
     g.add_argument('--no-hybridize', dest='hybridize', action='store_false', default=d.hybridize,
                    help='run imperatively (slower; for debugging)')
 
@@ -75,17 +77,20 @@ def _data_flags(g, d, none):
 
 def _optimisation_flags(g, d, none):
     """Epochs, batch, the optimizer, momentum, decay, the rate's schedule, smoothing."""
-    g.add_argument('--epochs', type=int_arg('a positive integer'), default=d.epochs,
-                   help='passes over the training images')
-    g.add_argument('--batch-size', type=int_arg('a positive integer'), default=d.batch_size,
-                   help='images per step (over all devices and workers)')
-    g.add_argument('--lr', type=float_arg('a positive number'), default=d.lr, help='learning rate')
+    g.add_argument('--epochs', type=int_arg(f'an integer from 1 to {MAX_EPOCHS}'),
+                   default=d.epochs, help=f'passes over the training images, at most {MAX_EPOCHS}')
+    g.add_argument('--batch-size', type=int_arg(f'an integer from 1 to {MAX_BATCH}'),
+                   default=d.batch_size,
+                   help=f'images per step (over all devices and workers), at most {MAX_BATCH}')
+    g.add_argument('--lr', type=float_arg('a positive number'), default=d.lr,
+                   help=f'learning rate, {RATE_MIN:g} to {RATE_MAX:g} (MXNet takes it as float32)')
     g.add_argument('--optimizer', choices=OPTIMIZERS, default=d.optimizer,
                    help='sgd, nag (SGD with Nesterov momentum) or adam')
     g.add_argument('--momentum', type=float_arg('a number in [0, 1)'), default=d.momentum,
-                   help="momentum of sgd and nag (0: the book's plain SGD)")
+                   help="momentum of sgd and nag: 0 (the book's plain SGD) or 1e-30 to below 1")
     g.add_argument('--wd', type=float_arg('a finite number >= 0'), default=d.wd,
-                   help='weight decay (L2); none on biases and BatchNorm unless --wd-all')
+                   help=f'weight decay (L2), 0 or {RATE_MIN:g} to {RATE_MAX:g}; none on biases '
+                        f'and BatchNorm unless --wd-all')
     g.add_argument('--wd-all', action='store_true', default=d.wd_all,
                    help="decay biases and BatchNorm's gamma and beta too")
     g.add_argument('--lr-schedule', choices=SCHEDULES, default=d.lr_schedule,
@@ -98,10 +103,11 @@ def _optimisation_flags(g, d, none):
                    default=none, metavar='E1,E2,...',
                    help='--lr-schedule step: multiply the rate by --lr-factor after these epochs')
     g.add_argument('--lr-factor', type=float_arg('a number in (0, 1]'), default=d.lr_factor,
-                   help='--lr-schedule step: the factor at each step')
+                   help=f'--lr-schedule step: the factor at each step, {RATE_MIN:g} to 1')
     g.add_argument('--label-smoothing', type=float_arg('a number in [0, 1)'),
                    default=d.label_smoothing,
-                   help='train against targets with this much weight spread over all classes')
+                   help='train against targets with this much weight spread over all classes: '
+                        '0 or 1e-30 to below 1')
 
 
 def _augmentation_flags(g, d, none):
@@ -192,7 +198,7 @@ def _prepare(argv):
 
 
 def main(argv=None):
-    """Entry point; returns the exit status (2: bad input, 1: diverged,
+    """Entry point; returns the exit status (2: bad input, 1: diverged or MXNet failed,
     74: the run directory could not be written (a full disk, a read-only or
     removed directory; sysexits' EX_IOERR), 130/143: stopped by Ctrl-C/SIGTERM;
     after 1, 74, 130 and 143 the line on stderr says what is saved and how to go on)."""
@@ -230,6 +236,13 @@ def _report(err):
         print(f"{prog('train')}: stopped: {err}{hint}", file=sys.stderr)
     elif isinstance(err, SaveFailed):
         print(f"{prog('train')}: error: {err}; {_after_fault(err.run_dir)}", file=sys.stderr)
+    elif isinstance(err, MXNetFailed):
+        if err.run_dir is None:
+            after = "nothing is saved (no run directory was created)"
+        else:   # a value MXNet refused stays refused: say which flag may change on resuming
+            after = (f"{_saved(err.epochs_done)} in {err.run_dir}; "
+                     f"{go_on(err.run_dir, 'continue (with another --lr if the rate is at fault)')}")
+        print(f"{prog('train')}: error: {err}; {after}", file=sys.stderr)
     else:
         return report(prog('train'), err)
     return err.exit_status

@@ -99,14 +99,36 @@ def test_non_finite_json_refused(tmp_path, constant):
         reader.read_checkpoint(str(run))
 
 
+_READ_CONFIG = textwrap.dedent('''
+    import sys
+    from vgg_gluon.checkpoint.reader import load_config
+    from vgg_gluon.errors import CheckpointError
+
+    def read_bytes():   # what this process has read so far (Linux: /proc/self/io)
+        with open('/proc/self/io') as f:
+            return int(next(line for line in f if line.startswith('rchar:')).split()[1])
+    before = read_bytes()
+    try:
+        load_config(sys.argv[1])
+    except CheckpointError as err:
+        print(err)
+    print(read_bytes() - before)
+''')
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists('/proc/self/io'), reason='counts reads in /proc/self/io')
 def test_oversized_config_refused_without_reading_it_whole(tmp_path):
+    """A 54 MB config.json: refused after reading little more than its first MiB
+    (counted by the kernel for the process that reads it)."""
     run = _run_dir(tmp_path)
     with open(run / 'config.json', 'w') as f:
-        f.write('{"seed": 0, "pad": "' + 'x' * (8 << 20) + '"}')
-    started = time.perf_counter()
-    with pytest.raises(CheckpointError, match='larger than 1 MiB'):
-        reader.load_config(str(run))
-    assert time.perf_counter() - started < 1
+        f.write('{"seed": 0, "pad": "' + 'x' * (54 << 20) + '"}')
+    done = subprocess.run([sys.executable, '-c', _READ_CONFIG, str(run)], capture_output=True,
+                          text=True, timeout=120, check=True)
+    message, measured = done.stdout.strip().splitlines()
+    assert 'larger than 1 MiB' in message and '\n' not in message
+    assert int(measured) < 2 << 20, f"read {int(measured) / 2**20:.0f} MiB"
 
 
 @pytest.mark.parametrize('field,value', [('seed', 'x'), ('seed', 1.5), ('seed', True),
@@ -188,3 +210,26 @@ def test_concurrent_writers_with_real_trainings(tmp_path):
         first.kill()
         first.wait()
     assert json.loads((run / 'checkpoint.json').read_text())['epoch'] == 3
+
+
+@pytest.mark.slow
+def test_two_trainings_started_0_3_s_apart_into_one_new_directory(tmp_path):
+    """Neither has created D when the second starts: one trains, the other is
+    refused in one line, and D holds the first's complete run only."""
+    run = tmp_path / 'D'
+    args = _train('--epochs', '1', '--train-samples', '512', '--out', str(run))
+    first = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    second = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        results = [(p.wait(timeout=600), p.stderr.read()) for p in (first, second)]
+    finally:
+        for p in (first, second):
+            p.kill()
+            p.wait()
+    assert sorted(status for status, _ in results) == [0, 2], results
+    refused = next(err for status, err in results if status == 2)
+    assert refused.count('\n') == 1 and 'Traceback' not in refused, refused
+    assert '--out' in refused, refused
+    assert reader.read_checkpoint(str(run))['epoch'] == 1
+    assert len((run / 'metrics.jsonl').read_text().splitlines()) == 1

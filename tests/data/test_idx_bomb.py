@@ -9,17 +9,15 @@ import zlib
 import pytest
 
 _MEASURE = textwrap.dedent('''
-    import resource, sys, time
+    import resource, sys
     from vgg_gluon.data.fashion_mnist import IMAGE_MAGIC, read_idx
     from vgg_gluon.errors import DataError
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    started = time.perf_counter()
     try:
         read_idx(sys.argv[1], IMAGE_MAGIC)
     except DataError as err:
         print(err)
-    print(time.perf_counter() - started,
-          (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
+    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
 ''')
 
 
@@ -38,7 +36,6 @@ def test_gzip_bomb_refused_in_little_memory(tmp_path):
     done = subprocess.run([sys.executable, '-c', _MEASURE, str(bomb)], capture_output=True,
                           text=True, timeout=120, check=True)
     message, measured = done.stdout.strip().splitlines()
-    seconds, peak = map(float, measured.split())
+    peak = float(measured)   # what was inflated shows in the memory, never in a clock
     assert 'has trailing data' in message and str(bomb) in message
     assert peak < 64 << 20, f"peak memory grew by {peak / 2**20:.0f} MiB"
-    assert seconds < 2, seconds

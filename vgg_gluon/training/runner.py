@@ -19,7 +19,8 @@ from ..checkpoint.writer import CheckpointWriter, restore
 from ..runtime.devices import check_amp, select_ctx
 from .distributed import Workers, setup_workers
 from ..config import Config
-from ..errors import ConfigError, Interrupted, RunDirBusy, SaveFailed, TrainingDiverged
+from ..errors import (ConfigError, Interrupted, MXNetFailed, RunDirBusy, SaveFailed,
+                      TrainingDiverged, one_line)
 from ..runtime.lock import LOCK_NAME, writer_lock
 from ..runtime.signals import deferred, raise_pending
 from .loop import TrainOptions, train_ch5
@@ -223,20 +224,38 @@ def run(config, resume=None, say=None):
     resume: a ``resume.Resume`` (from ``resume.prepare``) to go on from its
     last checkpoint. say: where the start-up lines go (the command passes
     ``print``; the library itself prints only train_ch5's book lines).
-    Interrupted, TrainingDiverged and checkpoint.SaveFailed (a full disk, a
-    read-only or removed run directory) leave with ``run_dir`` and
-    ``epochs_done`` set on them (for the hint).
+    Interrupted, TrainingDiverged, checkpoint.SaveFailed (a full disk, a
+    read-only or removed run directory) and MXNetFailed (MXNet's own error,
+    e.g. an operator refusing a value a schedule reached) leave with
+    ``run_dir`` and ``epochs_done`` set on them (for the hint).
     """
     workers = setup_workers(config)  # one process, or one of several (dist_*, Horovod)
+    # where the run stands, for the line an MXNet error becomes
+    where = {'run_dir': resume.run_dir if resume else None,
+             'epochs_done': resume.epochs_done if resume else 0, 'epoch': None}
     try:
         with contextlib.ExitStack() as held:   # the run directory's lock, until the end
-            return _train(config, resume, say, workers, held)
-    except BaseException:
+            return _train(config, resume, say, workers, held, where)
+    except BaseException as err:
         workers.leave_early()  # the other workers will not get here: do not wait for them
+        import mxnet as mx
+        if isinstance(err, mx.base.MXNetError):
+            raise _mxnet_failed(err, where) from None
         raise
 
 
-def _train(config, resume, say, workers, held):
+def _mxnet_failed(err, where):
+    """MXNetFailed with MXNet's one line, where it happened and what is saved."""
+    stage = (f"in epoch {where['epoch'] + 1}" if where['epoch'] is not None
+             else "while the run was set up")
+    failed = MXNetFailed(f"MXNet failed {stage}: {one_line(err)}")
+    failed.run_dir, failed.epochs_done = where['run_dir'], where['epochs_done']
+    return failed
+
+
+def _train(config, resume, say, workers, held, where):
+    """``where``: updated with the run directory once it exists, the epoch being
+    trained and the epochs saved (``run`` reports an MXNet error with them)."""
     this = _Run(config, resume, workers, say)
     if this.writes and resume:
         this.lock(held)   # before the checkpoint is read again and restored
@@ -251,6 +270,7 @@ def _train(config, resume, say, workers, held):
     schedules.attach(trainer, config, len(train_iter))
     if this.writes and not resume:
         this.lock(held)   # a new directory once every input has been checked
+        where['run_dir'] = this.out
     writer, history = this.start(net, trainer, ctxs)
     epochs_done = history[-1]['epoch'] if history else 0
     # after start: a resumed optimizer comes from the checkpoint, without the schedule
@@ -263,6 +283,9 @@ def _train(config, resume, say, workers, held):
         # each worker keeps its own dropout stream (seed + rank).
         train_iter.set_epoch(epoch)
         seed_epoch(config.seed + workers.rank, epoch)
+        where['epoch'] = epoch
+        if writer is not None:
+            where['epochs_done'] = writer.epoch
 
     def on_epoch_end(record):
         with deferred():  # Ctrl-C waits until the checkpoint is whole
