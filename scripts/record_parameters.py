@@ -18,6 +18,11 @@ RECORD_TAG = 'parameters-of-these-outputs'
 def record(notebook):
     """The notebook (a dict) with each injected-parameters code cell made a note; the count."""
     changed = 0
+    if any(cell['cell_type'] == 'code' and TAG in cell.get('metadata', {}).get('tags', [])
+           for cell in notebook['cells']):
+        # a new run: the note of the run before it no longer describes these outputs
+        notebook['cells'] = [cell for cell in notebook['cells']
+                             if RECORD_TAG not in cell.get('metadata', {}).get('tags', [])]
     for i, cell in enumerate(notebook['cells']):
         if cell['cell_type'] == 'code' and TAG in cell.get('metadata', {}).get('tags', []):
             lines = [line for line in ''.join(cell['source']).splitlines()

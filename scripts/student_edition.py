@@ -39,6 +39,11 @@ NOTE = ("*Student edition of `04_exercises.ipynb`: the questions and the measure
 EXERCISE = re.compile(r'^#+\s*(Exercise\s+\d+)', re.M)
 
 
+# papermill's parameters cell of an executed run, and the note scripts/record_parameters.py
+# makes of it
+RUN_RECORDS = {'injected-parameters', 'parameters-of-these-outputs'}
+
+
 def is_answer(cell):
     return TAG in cell.get('metadata', {}).get('tags', [])
 
@@ -94,6 +99,9 @@ def student_edition(source=SOURCE, stem=STUDENT.stem):
     i = 0
     while i < len(nb.cells):
         cell = nb.cells[i]
+        if set(cell.metadata.get('tags', [])) & RUN_RECORDS:
+            i += 1                      # which run made 04's outputs: the edition has none
+            continue
         if not is_answer(cell):
             cell = _clean(cell)
             if 'parameters' in cell.metadata.get('tags', []):

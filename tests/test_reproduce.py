@@ -158,6 +158,8 @@ def test_force_overwrites_after_setting_up_and_runs_01_04_02(clone, stubs, pytho
 
 def test_the_default_out_is_a_new_dated_directory(clone, stubs):
     log, py, setup = stubs
+    for committed in (clone / 'results').glob('seed000-*'):   # a committed reproduction
+        shutil.rmtree(committed)
     days = {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d')}
     code, out, err = run(['make', 'reproduce', f'PY={py}'], clone, env={'SETUP': str(setup)})
     days.add(datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d'))

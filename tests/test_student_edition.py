@@ -132,3 +132,19 @@ def test_check_exits_1_with_one_line_when_stale_and_0_when_current(tmp_path):
     assert check().returncode == 0
     (tmp_path / 'notebooks' / STUDENT.name).unlink()
     assert check().returncode == 1   # a missing edition is not current either
+
+
+def test_the_record_of_a_run_that_made_04s_outputs_is_left_out(tmp_path):
+    """After make reproduce, 04 holds a note of its run's parameters (record_parameters.py);
+    the edition has no outputs, so neither that note nor papermill's cell goes into it."""
+    nb = load(SOURCE)
+    nb['cells'][2:2] = [
+        {'cell_type': 'markdown', 'id': 'record', 'metadata': {'tags': ['parameters-of-these-outputs']},
+         'source': '**These outputs were made with** (papermill `-p`): `out_dir = "../x"`.'},
+        {'cell_type': 'code', 'id': 'injected', 'metadata': {'tags': ['injected-parameters']},
+         'execution_count': 1, 'outputs': [], 'source': 'out_dir = "../x"'}]
+    executed = tmp_path / SOURCE.name
+    executed.write_text(json.dumps(nb), encoding='utf-8')
+    made = student_edition.student_edition(executed)
+    assert 'These outputs were made with' not in made and 'out_dir = \\"../x\\"' not in made
+    assert made == student_edition.student_edition()

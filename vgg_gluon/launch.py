@@ -49,8 +49,8 @@ ASYNC_NOTE = ("note: with dist_async each worker's push is one optimizer step of
               "KVStoreDistServer::DataHandleDefault, its async branch), taken with a gradient "
               "computed before the other workers' latest steps; with 2 workers Adam at lr 0.001 "
               "leaves the default network at 0.10-0.26 test accuracy after 2 epochs where one "
-              "process and dist_sync reach 0.65-0.71 (benchmarks/results/"
-              "2026-12-04_dist_async.txt): prefer dist_sync")
+              "process and dist_sync reach 0.65-0.71 (docs/machines.md, its known limits): "
+              "prefer dist_sync")
 
 
 def _positive(text):
