@@ -21,7 +21,7 @@ test:                  ## the whole test suite: about 8 minutes of tests on 2 co
 # reproduce.sh checks OUT before it sets up (scripts/setup.sh test), so a refusal costs nothing;
 # its notebooks run in the Jupyter kernel setup.sh registers: vgg-gluon, vgg-gluon-X.Y for PYTHON=
 KERNEL := vgg-gluon$(if $(PYTHON),$(patsubst .venv%,%,$(VENV)))
-reproduce:             ## notebooks 01, 04, 02 executed in place, the full seed-000 run (>1 h on 2 CPU cores) into OUT (default results/seed000-<UTC date>; a non-empty OUT is refused unless FORCE=1)
+reproduce:             ## notebooks 01, 04, 02 executed in place, the full seed-000 run (12 to 66 min on 2 CPU cores) into OUT (default results/seed000-<UTC date>; a non-empty OUT is refused unless FORCE=1)
 	@PYTHON='$(PYTHON)' PY='$(PY)' KERNEL='$(KERNEL)' OUT='$(OUT)' FORCE='$(FORCE)' scripts/reproduce.sh
 
 demo:                  ## the Inside VGG page with the shipped fast model, on http://127.0.0.1:7860/

@@ -50,8 +50,9 @@ def main(argv=None):
         return report(cmd, err)
     except OSError as err:
         if args.out is None:
-            return fail(cmd, f"RUN_DIR: cannot write confusion.png and evaluation.json into "
-                             f"{args.run_dir} ({err.strerror}); give --out DIR to write them "
+            where = 'RUN_DIR' if args.model is None else 'the default output folder'
+            return fail(cmd, f"{where}: cannot write confusion.png and evaluation.json into "
+                             f"{out} ({err.strerror}); give --out DIR to write them "
                              f"there (nothing was evaluated)")
         return fail(cmd, f"--out: cannot write into {args.out} ({err.strerror})")
     try:

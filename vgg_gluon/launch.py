@@ -47,9 +47,8 @@ _VALUED = {'-n', '--num-workers', '-s', '--num-servers', '--hostfile', '--port',
 ASYNC_NOTE = ("note: with dist_async each worker's push is one optimizer step of its own on "
               "the server (MXNet's src/kvstore/kvstore_dist_server.h, "
               "KVStoreDistServer::DataHandleDefault, its async branch), taken with a gradient "
-              "computed before the other workers' latest steps; with 2 workers Adam at lr 0.001 "
-              "leaves the default network at 0.10-0.26 test accuracy after 2 epochs where one "
-              "process and dist_sync reach 0.65-0.71 (docs/machines.md, its known limits): "
+              "computed before the other workers' latest steps, and it learns far less than one "
+              "process or dist_sync (measured in docs/machines.md, its known limits): "
               "prefer dist_sync")
 
 

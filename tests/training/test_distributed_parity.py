@@ -191,12 +191,10 @@ ASYNC_DEFAULT = ['-m', 'vgg_gluon.train', '--resize', '32', '--epochs', '2', '--
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "dist_async's algorithm: each push is its own Adam step with a gradient one step stale "
-    "(MXNet's KVStoreDistServer::DataHandleDefault, async branch); benchmarks.async_simulation "
-    "reproduces the gap in one process; launch prints vgg_gluon.launch.ASYNC_NOTE"))
-def test_dist_async_learns_like_one_process_on_the_default_network(tmp_path):
-    # strict: the day dist_async learns like one process this fails, and the note goes
+def test_dist_async_against_one_process_on_the_default_network(tmp_path):
+    """The known gap, held to: both jobs run, the launcher says why dist_async lags, one
+    process learns, and dist_async stays behind (xfail). The day it learns like one process
+    this fails, and the note (vgg_gluon.launch.ASYNC_NOTE) and docs/machines.md go."""
     single = str(tmp_path / 'single')
     result = run_job([PY, *ASYNC_DEFAULT, '--out', single])
     assert result.returncode == 0, result.stderr
@@ -206,7 +204,12 @@ def test_dist_async_learns_like_one_process_on_the_default_network(tmp_path):
     assert result.stderr.count('note: with dist_async') == 1
     expected, got = metrics(single)[-1]['test_acc'], metrics(out)[-1]['test_acc']
     assert expected > 0.4                 # one process learns (chance: 0.1)
-    assert got > expected - 0.05, (got, expected)
+    if got <= expected - 0.05:
+        pytest.xfail(f"dist_async {got:.3f} against one process's {expected:.3f}: each push is "
+                     "its own Adam step with a stale gradient (MXNet's "
+                     "KVStoreDistServer::DataHandleDefault, async branch)")
+    pytest.fail(f"dist_async learns like one process now ({got:.3f} against {expected:.3f}): "
+                "drop launch's ASYNC_NOTE and the known limit in docs/machines.md")
 
 
 @pytest.mark.slow

@@ -291,6 +291,7 @@ def _train(config, resume, say, workers, held, where):
         with deferred():  # Ctrl-C waits until the checkpoint is whole
             if writer is not None:
                 writer.save(net, trainer, record)
+                where['epochs_done'] = writer.epoch
 
     options = TrainOptions(start_epoch=epochs_done, on_epoch_start=on_epoch_start,
                            on_epoch_end=on_epoch_end,
